@@ -1,0 +1,78 @@
+//! Commands: one table (arity, flags, key positions, ACL categories, how each runs) and one file
+//! per family. A command's arguments are parsed once, then applied synchronously to the shard
+//! that owns its keys (or coordinated across shards); the reply is a value, never bytes.
+
+pub mod errors;
+mod keys;
+mod multikey;
+mod strings;
+pub mod table;
+
+pub use table::{lookup, CommandSpec, KeySpec, Run};
+
+use crate::engine::{ShardCell, ShardSet};
+use crate::protocol::Reply;
+use crate::runtime::Rt;
+use crate::server::{ClientState, ServerState};
+use bytes::Bytes;
+
+/// What a command may reach while it runs on behalf of one client.
+pub struct Ctx<'a, R: Rt> {
+    pub rt: &'a R,
+    pub shards: &'a ShardSet,
+    /// The shard owned by the connection's own thread: its keys are served inline.
+    pub home: &'a ShardCell,
+    pub server: &'a ServerState,
+    pub client: &'a mut ClientState,
+}
+
+/// Runs a command whose name, arity and permission were already checked.
+/// `args` is handed back (emptied) so the connection can reuse its allocation.
+pub async fn execute<R: Rt>(ctx: &mut Ctx<'_, R>, spec: &'static CommandSpec, args: Vec<Bytes>) -> (Reply, Vec<Bytes>) {
+    match spec.run {
+        Run::Shard(f, mode) => {
+            let db = ctx.client.db;
+            let keys = spec.keys.positions(args.len());
+            let shard = match keys.clone().next() {
+                Some(first) => ctx.shards.shard_of(&args[first]),
+                None => ctx.home.borrow().id,
+            };
+            debug_assert!(
+                keys.clone().all(|i| ctx.shards.shard_of(&args[i]) == shard),
+                "{} spans shards but has no cross-shard form",
+                spec.name
+            );
+            let key_list: Vec<Bytes> = if ctx.home.borrow().locks.is_idle() && shard == ctx.home.borrow().id {
+                Vec::new()
+            } else {
+                keys.map(|i| args[i].clone()).collect()
+            };
+            let out = ctx
+                .shards
+                .run_keyed(ctx.rt, ctx.home, shard, db as u16, &key_list, mode, move |sh| {
+                    let r = f(sh, db, &args);
+                    (r, args)
+                })
+                .await;
+            match out {
+                Some((reply, mut args)) => {
+                    args.clear();
+                    (reply, args)
+                }
+                None => (Reply::error(errors::SHUTTING_DOWN), Vec::new()),
+            }
+        }
+        Run::Multi(kind) => {
+            let reply = multikey::run(ctx, kind, &args).await;
+            let mut args = args;
+            args.clear();
+            (reply, args)
+        }
+        Run::Conn => {
+            let reply = crate::server::dispatch::run_conn_command(ctx, spec, &args).await;
+            let mut args = args;
+            args.clear();
+            (reply, args)
+        }
+    }
+}

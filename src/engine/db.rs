@@ -1,0 +1,136 @@
+//! One database's slice of keys on one shard: the key table plus an index of deadlines for
+//! active expiry. Deadlines are absolute Unix milliseconds; a key is gone once `now >= deadline`.
+
+use super::keytable::{Entry, KeyTable};
+use crate::types::Value;
+use bytes::Bytes;
+use std::collections::BTreeSet;
+
+pub struct Db {
+    pub table: KeyTable,
+    /// (deadline, key) for every key with a TTL, so expiry finds due keys without sampling.
+    expires: BTreeSet<(u64, Bytes)>,
+}
+
+impl Db {
+    pub fn new(seed: u64) -> Db {
+        Db { table: KeyTable::new(seed), expires: BTreeSet::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    pub fn expires_count(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// Finds a live key, removing it first if its deadline has passed. Returns the entry and
+    /// whether an expiry happened.
+    pub fn lookup(&mut self, key: &[u8], now: u64) -> (Option<&mut Entry>, bool) {
+        let expired = matches!(self.table.get(key), Some(e) if e.expire_at != 0 && e.expire_at <= now);
+        if expired {
+            self.remove(key);
+            return (None, true);
+        }
+        (self.table.get_mut(key), false)
+    }
+
+    /// Stores `value` under `key` with deadline `expire_at` (0 = none), replacing any old value.
+    pub fn set(&mut self, key: Bytes, value: Value, expire_at: u64) -> Option<Entry> {
+        if expire_at != 0 {
+            self.expires.insert((expire_at, key.clone()));
+        }
+        let old = self.table.insert(Entry { key, value, expire_at });
+        if let Some(o) = &old {
+            if o.expire_at != 0 && o.expire_at != expire_at {
+                self.expires.remove(&(o.expire_at, o.key.clone()));
+            }
+        }
+        old
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let e = self.table.remove(key)?;
+        if e.expire_at != 0 {
+            self.expires.remove(&(e.expire_at, e.key.clone()));
+        }
+        Some(e)
+    }
+
+    /// Changes a present key's deadline (0 removes it). Returns false when the key is absent.
+    pub fn set_expire(&mut self, key: &[u8], expire_at: u64) -> bool {
+        let Some(e) = self.table.get_mut(key) else { return false };
+        let old = std::mem::replace(&mut e.expire_at, expire_at);
+        let k = e.key.clone();
+        if old != 0 {
+            self.expires.remove(&(old, k.clone()));
+        }
+        if expire_at != 0 {
+            self.expires.insert((expire_at, k));
+        }
+        true
+    }
+
+    /// Removes up to `budget` keys whose deadline has passed; returns how many were removed.
+    pub fn expire_due(&mut self, now: u64, budget: usize, mut on_expire: impl FnMut(&Bytes)) -> usize {
+        let mut n = 0;
+        while n < budget {
+            let Some((deadline, key)) = self.expires.first().cloned() else { break };
+            if deadline > now {
+                break;
+            }
+            self.expires.pop_first();
+            if self.table.remove(&key).is_some() {
+                on_expire(&key);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    pub fn clear(&mut self) {
+        self.table.clear();
+        self.expires.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::StrValue;
+
+    fn v() -> Value {
+        Value::Str(StrValue::Int(1))
+    }
+
+    #[test]
+    fn lazy_and_active_expiry() {
+        let mut db = Db::new(1);
+        db.set(Bytes::from_static(b"a"), v(), 100);
+        db.set(Bytes::from_static(b"b"), v(), 200);
+        db.set(Bytes::from_static(b"c"), v(), 0);
+        assert!(db.lookup(b"a", 99).0.is_some());
+        assert!(db.lookup(b"a", 100).0.is_none());
+        assert_eq!(db.expire_due(250, 10, |_| {}), 1);
+        assert_eq!(db.len(), 1);
+        assert_eq!(db.expires_count(), 0);
+    }
+
+    #[test]
+    fn overwrite_and_persist_keep_the_index_true() {
+        let mut db = Db::new(1);
+        db.set(Bytes::from_static(b"a"), v(), 100);
+        db.set(Bytes::from_static(b"a"), v(), 0);
+        assert_eq!(db.expires_count(), 0);
+        db.set_expire(b"a", 50);
+        db.set_expire(b"a", 60);
+        assert_eq!(db.expires_count(), 1);
+        assert_eq!(db.expire_due(55, 10, |_| {}), 0);
+        assert_eq!(db.expire_due(60, 10, |_| {}), 1);
+    }
+}

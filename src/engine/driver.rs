@@ -1,0 +1,40 @@
+//! The tasks that keep a shard alive on its thread: the mailbox loop and the active-expiry tick.
+
+use super::shardset::{ShardCell, ShardMsg};
+use crate::runtime::Rt;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Redis's default `hz` is 10: the active expiry cycle runs every 100 ms.
+const EXPIRE_TICK: Duration = Duration::from_millis(100);
+/// At most this many keys are reclaimed per shard per tick, so a mass expiry cannot stall a shard.
+const EXPIRE_BUDGET: usize = 20_000;
+
+/// Serves the shard's mailbox until every sender is gone.
+pub async fn drive_shard<R: Rt>(rt: R, cell: ShardCell, mut mailbox: mpsc::UnboundedReceiver<ShardMsg>) {
+    let ticker = {
+        let rt = rt.clone();
+        let cell = cell.clone();
+        async move {
+            loop {
+                rt.sleep(EXPIRE_TICK).await;
+                let mut sh = cell.borrow_mut();
+                sh.now_ms = rt.wall_ms();
+                sh.expire_cycle(EXPIRE_BUDGET);
+            }
+        }
+    };
+    rt.spawn_local("expire", ticker);
+    while let Some(msg) = mailbox.recv().await {
+        let mut sh = cell.borrow_mut();
+        sh.now_ms = rt.wall_ms();
+        msg(&mut sh);
+        // Drain what is already queued under one borrow: fewer wake-ups under load.
+        for _ in 0..64 {
+            match mailbox.try_recv() {
+                Ok(msg) => msg(&mut sh),
+                Err(_) => break,
+            }
+        }
+    }
+}

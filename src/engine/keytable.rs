@@ -1,0 +1,309 @@
+//! The key table: extendible hashing over hashbrown tables. A directory indexed by the top bits
+//! of a key's hash points at segments; a segment that grows past `SEGMENT_MAX` splits in two on
+//! its own, so the table never rehashes everything at once (no latency spike, no moment with two
+//! copies). Segments cover contiguous ranges of hash space, which gives SCAN a cursor that stays
+//! valid across splits: a position in hash space.
+
+use crate::types::Value;
+use bytes::Bytes;
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
+
+/// A segment splits when it holds more entries than this.
+const SEGMENT_MAX: usize = 4096;
+/// Hash positions used by cursors: the top 56 bits of the hash.
+pub const POS_BITS: u32 = 56;
+
+#[derive(Debug)]
+pub struct Entry {
+    pub key: Bytes,
+    pub value: Value,
+    /// Absolute deadline in Unix ms; 0 when the key has no TTL.
+    pub expire_at: u64,
+}
+
+struct Segment {
+    table: HashTable<Entry>,
+    /// Local depth: how many top hash bits every key in this segment shares.
+    depth: u32,
+}
+
+pub struct KeyTable {
+    hasher: FixedState,
+    /// Index into `segments`, by the top `global_depth` bits of a hash.
+    directory: Vec<u32>,
+    global_depth: u32,
+    segments: Vec<Segment>,
+    len: usize,
+}
+
+impl KeyTable {
+    pub fn new(seed: u64) -> KeyTable {
+        KeyTable {
+            hasher: FixedState::with_seed(seed),
+            directory: vec![0],
+            global_depth: 0,
+            segments: vec![Segment { table: HashTable::new(), depth: 0 }],
+            len: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn dir_index(&self, hash: u64) -> usize {
+        if self.global_depth == 0 {
+            0
+        } else {
+            (hash >> (64 - self.global_depth)) as usize
+        }
+    }
+
+    fn segment_of(&self, hash: u64) -> usize {
+        self.directory[self.dir_index(hash)] as usize
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+        let h = self.hash(key);
+        self.segments[self.segment_of(h)].table.find(h, |e| e.key == key)
+    }
+
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let h = self.hash(key);
+        let s = self.segment_of(h);
+        self.segments[s].table.find_mut(h, |e| e.key == key)
+    }
+
+    /// Inserts or replaces; returns the previous entry.
+    pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
+        let h = self.hash(&entry.key);
+        let s = self.segment_of(h);
+        let hasher = self.hasher;
+        let seg = &mut self.segments[s];
+        match seg.table.find_mut(h, |e| e.key == entry.key) {
+            Some(slot) => Some(std::mem::replace(slot, entry)),
+            None => {
+                seg.table.insert_unique(h, entry, |e| hasher.hash_one(&e.key[..]));
+                self.len += 1;
+                if seg.table.len() > SEGMENT_MAX {
+                    self.split(s);
+                }
+                None
+            }
+        }
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let h = self.hash(key);
+        let s = self.segment_of(h);
+        let found = self.segments[s].table.find_entry(h, |e| e.key == key).ok()?;
+        let (entry, _) = found.remove();
+        self.len -= 1;
+        Some(entry)
+    }
+
+    pub fn clear(&mut self) {
+        *self = KeyTable::new_with(self.hasher);
+    }
+
+    fn new_with(hasher: FixedState) -> KeyTable {
+        KeyTable {
+            hasher,
+            directory: vec![0],
+            global_depth: 0,
+            segments: vec![Segment { table: HashTable::new(), depth: 0 }],
+            len: 0,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.segments.iter().flat_map(|s| s.table.iter())
+    }
+
+    fn split(&mut self, s: usize) {
+        if self.segments[s].depth == self.global_depth {
+            // Double the directory: each entry now covers one more bit.
+            self.directory = self.directory.iter().flat_map(|&i| [i, i]).collect();
+            self.global_depth += 1;
+        }
+        let depth = self.segments[s].depth + 1;
+        let hasher = self.hasher;
+        let old = std::mem::replace(&mut self.segments[s].table, HashTable::new());
+        let mut low = HashTable::with_capacity(old.len() / 2 + 16);
+        let mut high = HashTable::with_capacity(old.len() / 2 + 16);
+        for e in old {
+            let h = hasher.hash_one(&e.key[..]);
+            let table = if (h >> (64 - depth)) & 1 == 1 { &mut high } else { &mut low };
+            table.insert_unique(h, e, |e| hasher.hash_one(&e.key[..]));
+        }
+        self.segments[s] = Segment { table: low, depth };
+        let new_id = self.segments.len() as u32;
+        self.segments.push(Segment { table: high, depth });
+        // Directory entries of the old segment whose bit `depth` is set now point at `high`.
+        let shift = self.global_depth - depth;
+        for (i, slot) in self.directory.iter_mut().enumerate() {
+            if *slot as usize == s && (i >> shift) & 1 == 1 {
+                *slot = new_id;
+            }
+        }
+    }
+
+    /// The hash-space range `[lo, hi)` (in `POS_BITS` positions) that the segment at `pos` covers.
+    fn segment_range(&self, pos: u64) -> (usize, u64, u64) {
+        let h = pos << (64 - POS_BITS);
+        let s = self.segment_of(h);
+        let depth = self.segments[s].depth;
+        if depth == 0 {
+            return (s, 0, 1 << POS_BITS);
+        }
+        let prefix = h >> (64 - depth);
+        let width = 1u64 << (POS_BITS - depth);
+        (s, prefix * width, (prefix + 1) * width)
+    }
+
+    /// One SCAN step from position `pos`: visits about `count` keys in hash order (never
+    /// splitting keys of one position) and returns the next position, or `None` at the end.
+    /// Every key present for the whole scan is visited at least once, whatever splits happen.
+    pub fn scan(&self, mut pos: u64, count: usize, mut visit: impl FnMut(&Entry)) -> Option<u64> {
+        let count = count.max(1);
+        let mut visited = 0;
+        let mut batch: Vec<(u64, &Entry)> = Vec::new();
+        loop {
+            let (s, _lo, hi) = self.segment_range(pos);
+            batch.clear();
+            batch.extend(
+                self.segments[s]
+                    .table
+                    .iter()
+                    .map(|e| (self.hash(&e.key) >> (64 - POS_BITS), e))
+                    .filter(|(p, _)| *p >= pos),
+            );
+            batch.sort_unstable_by_key(|(p, _)| *p);
+            let mut i = 0;
+            while i < batch.len() {
+                if visited >= count && batch[i].0 != batch[i - 1].0 {
+                    return Some(batch[i].0);
+                }
+                visit(batch[i].1);
+                visited += 1;
+                i += 1;
+            }
+            if hi >= 1 << POS_BITS {
+                return None;
+            }
+            pos = hi;
+            if visited >= count {
+                return Some(pos);
+            }
+        }
+    }
+
+    /// A uniformly chosen segment's entry at a random place; `r1`, `r2` are random numbers.
+    pub fn random(&self, r1: u64, r2: u64) -> Option<&Entry> {
+        if self.len == 0 {
+            return None;
+        }
+        let n = self.directory.len();
+        for k in 0..n {
+            let s = self.directory[(r1 as usize + k) % n] as usize;
+            let t = &self.segments[s].table;
+            if !t.is_empty() {
+                return t.iter().nth(r2 as usize % t.len());
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::StrValue;
+    use proptest::prelude::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    fn entry(k: &str) -> Entry {
+        Entry { key: Bytes::copy_from_slice(k.as_bytes()), value: Value::Str(StrValue::Int(1)), expire_at: 0 }
+    }
+
+    #[test]
+    fn grows_by_splitting_and_keeps_everything() {
+        let mut t = KeyTable::new(7);
+        for i in 0..50_000 {
+            assert!(t.insert(entry(&format!("k{i}"))).is_none());
+        }
+        assert_eq!(t.len(), 50_000);
+        assert!(t.segments.len() > 8);
+        for i in 0..50_000 {
+            assert!(t.get(format!("k{i}").as_bytes()).is_some());
+        }
+        for i in 0..25_000 {
+            assert!(t.remove(format!("k{i}").as_bytes()).is_some());
+        }
+        assert_eq!(t.len(), 25_000);
+        assert_eq!(t.iter().count(), 25_000);
+    }
+
+    #[test]
+    fn scan_sees_keys_present_throughout_despite_splits() {
+        let mut t = KeyTable::new(1);
+        for i in 0..20_000 {
+            t.insert(entry(&format!("old{i}")));
+        }
+        let mut seen = BTreeSet::new();
+        let mut pos = 0;
+        let mut round = 0;
+        loop {
+            let next = t.scan(pos, 100, |e| {
+                seen.insert(e.key.clone());
+            });
+            // Grow the table while scanning, forcing splits under the cursor.
+            for j in 0..200 {
+                t.insert(entry(&format!("new{round}-{j}")));
+            }
+            round += 1;
+            match next {
+                Some(p) => pos = p,
+                None => break,
+            }
+        }
+        assert!(t.segments.len() > 8);
+        for i in 0..20_000 {
+            assert!(seen.contains(format!("old{i}").as_bytes()), "missed old{i}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn behaves_like_a_map(ops in prop::collection::vec((0u8..3, 0u16..600), 0..3000)) {
+            let mut t = KeyTable::new(3);
+            let mut model = BTreeMap::new();
+            for (op, k) in ops {
+                let key = format!("key:{k}");
+                match op {
+                    0 => { prop_assert_eq!(t.insert(entry(&key)).is_some(), model.insert(key, ()).is_some()); }
+                    1 => { prop_assert_eq!(t.remove(key.as_bytes()).is_some(), model.remove(&key).is_some()); }
+                    _ => { prop_assert_eq!(t.get(key.as_bytes()).is_some(), model.contains_key(&key)); }
+                }
+            }
+            prop_assert_eq!(t.len(), model.len());
+            let mut all = BTreeSet::new();
+            let mut pos = 0;
+            loop {
+                let next = t.scan(pos, 7, |e| { all.insert(String::from_utf8(e.key.to_vec()).unwrap()); });
+                match next { Some(p) => pos = p, None => break }
+            }
+            prop_assert_eq!(all, model.keys().cloned().collect::<BTreeSet<_>>());
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! The sharded engine: shards own the data, the shard set routes work to them and coordinates
+//! transactions across them. No sockets, no RESP, no runtime calls beyond the `Rt` it is handed.
+
+mod db;
+mod driver;
+mod keytable;
+mod locks;
+mod shard;
+mod shardset;
+pub mod slot;
+
+pub use db::Db;
+pub use driver::drive_shard;
+pub use keytable::{Entry, KeyTable};
+pub use locks::{LockKey, Mode};
+pub use shard::{CommandStat, Job, Shard, ShardStats};
+pub use shardset::{ShardCell, ShardMsg, ShardSet, Tx};
+pub use slot::Router;

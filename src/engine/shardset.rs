@@ -1,0 +1,201 @@
+//! The set of shards as seen from any thread: a mailbox per shard, key routing, and the
+//! coordination of work that spans shards. Work reaches a shard only as a closure
+//! `FnOnce(&mut Shard)`; results come back on a oneshot.
+
+use super::locks::{LockKey, Mode, Waiter};
+use super::slot::Router;
+use super::Shard;
+use crate::runtime::Rt;
+use bytes::Bytes;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{mpsc, oneshot};
+
+pub type ShardMsg = super::shard::Job;
+
+/// A shard owned by the current thread; borrowed only inside synchronous code.
+pub type ShardCell = Rc<RefCell<Shard>>;
+
+pub struct ShardSet {
+    senders: Vec<mpsc::UnboundedSender<ShardMsg>>,
+    pub router: Router,
+    pub dbnum: usize,
+    next_txid: AtomicU64,
+}
+
+impl ShardSet {
+    /// Creates the mailboxes; the receivers go to the shards' own threads.
+    pub fn new(router: Router, dbnum: usize) -> (ShardSet, Vec<mpsc::UnboundedReceiver<ShardMsg>>) {
+        let (senders, receivers) = (0..router.num_shards).map(|_| mpsc::unbounded_channel()).unzip();
+        (ShardSet { senders, router, dbnum, next_txid: AtomicU64::new(1) }, receivers)
+    }
+
+    pub fn num_shards(&self) -> usize {
+        self.senders.len()
+    }
+
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        self.router.shard_of(key)
+    }
+
+    /// Posts `msg` to shard `id`'s mailbox. Fails only while the server is going away.
+    pub fn post(&self, id: usize, msg: ShardMsg) -> bool {
+        self.senders[id].send(msg).is_ok()
+    }
+
+    /// Runs `f` on shard `id` regardless of locks (for holders of those locks, and for work on
+    /// no key) and returns its result.
+    pub async fn hop<R: Rt, T: Send + 'static>(
+        &self,
+        rt: &R,
+        id: usize,
+        f: impl FnOnce(&mut Shard) -> T + Send + 'static,
+    ) -> Option<T> {
+        rt.perturb("hop-send").await;
+        let (tx, rx) = oneshot::channel();
+        if !self.post(
+            id,
+            Box::new(move |sh| {
+                let _ = tx.send(f(sh));
+            }),
+        ) {
+            return None;
+        }
+        let out = rx.await.ok();
+        rt.perturb("hop-recv").await;
+        out
+    }
+
+    /// Runs `f` on shard `id` once no transaction holds or awaits a conflicting lock on `keys`.
+    /// `home` is the calling thread's own shard: work for it runs inline, with no message.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run_keyed<R: Rt, T: Send + 'static>(
+        &self,
+        rt: &R,
+        home: &ShardCell,
+        id: usize,
+        db: u16,
+        keys: &[Bytes],
+        mode: Mode,
+        f: impl FnOnce(&mut Shard) -> T + Send + 'static,
+    ) -> Option<T> {
+        if id == home.borrow().id {
+            let queued = {
+                let mut sh = home.borrow_mut();
+                sh.now_ms = rt.wall_ms();
+                // The fast path: nothing locked on this shard, so run now with no message at all.
+                if sh.locks.is_idle() {
+                    return Some(f(&mut sh));
+                }
+                let (tx, rx) = oneshot::channel();
+                sh.run_or_queue(
+                    db,
+                    keys,
+                    mode,
+                    Box::new(move |sh| {
+                        let _ = tx.send(f(sh));
+                    }),
+                );
+                rx
+            };
+            return queued.await.ok();
+        }
+        let (tx, rx) = oneshot::channel();
+        let job: ShardMsg = Box::new(move |sh| {
+            let _ = tx.send(f(sh));
+        });
+        rt.perturb("hop-send").await;
+        let keys = keys.to_vec();
+        if !self.post(
+            id,
+            Box::new(move |sh| {
+                sh.run_or_queue(db, &keys, mode, job);
+            }),
+        ) {
+            return None;
+        }
+        let out = rx.await.ok();
+        rt.perturb("hop-recv").await;
+        out
+    }
+
+    /// Locks `keys` on every shard they live on, shard by shard in increasing order, and returns
+    /// the transaction that holds them. Dropping it releases everything.
+    pub async fn lock<'a, R: Rt>(&'a self, rt: &'a R, db: u16, keys: &[(Bytes, Mode)]) -> Tx<'a, R> {
+        let txid = self.next_txid.fetch_add(1, Ordering::Relaxed);
+        let mut per_shard: Vec<(usize, Vec<(LockKey, Mode)>)> = Vec::new();
+        for (k, m) in keys {
+            let s = self.shard_of(k);
+            let lk = ((db, k.clone()), *m);
+            match per_shard.iter_mut().find(|(id, _)| *id == s) {
+                Some((_, v)) => {
+                    // One key named twice: a write wins over a read.
+                    match v.iter_mut().find(|(key, _)| *key == lk.0) {
+                        Some(existing) if lk.1 == Mode::Write => existing.1 = Mode::Write,
+                        Some(_) => {}
+                        None => v.push(lk),
+                    }
+                }
+                None => per_shard.push((s, vec![lk])),
+            }
+        }
+        per_shard.sort_by_key(|(s, _)| *s);
+        let mut tx = Tx { set: self, rt, txid, shards: Vec::with_capacity(per_shard.len()) };
+        for (s, keys) in per_shard {
+            tx.shards.push(s);
+            rt.perturb("lock-send").await;
+            let (gtx, grx) = oneshot::channel();
+            self.post(
+                s,
+                Box::new(move |sh| {
+                    let runs = sh.locks.enqueue(keys, Waiter::Grant(txid, gtx));
+                    sh.run_all(runs);
+                }),
+            );
+            let _ = grx.await;
+            rt.perturb("lock-recv").await;
+        }
+        tx
+    }
+}
+
+/// A multi-shard transaction holding key locks on `shards`. Its steps run with `run`; all locks
+/// are released when it is dropped (also when the connection driving it goes away mid-way).
+pub struct Tx<'a, R: Rt> {
+    set: &'a ShardSet,
+    rt: &'a R,
+    txid: u64,
+    shards: Vec<usize>,
+}
+
+impl<R: Rt> Tx<'_, R> {
+    pub fn shards(&self) -> &[usize] {
+        &self.shards
+    }
+
+    /// Runs one step on shard `id` (which this transaction has locked).
+    pub async fn run<T: Send + 'static>(
+        &self,
+        id: usize,
+        f: impl FnOnce(&mut Shard) -> T + Send + 'static,
+    ) -> Option<T> {
+        debug_assert!(self.shards.contains(&id), "a transaction step on a shard it did not lock");
+        self.set.hop(self.rt, id, f).await
+    }
+}
+
+impl<R: Rt> Drop for Tx<'_, R> {
+    fn drop(&mut self) {
+        let txid = self.txid;
+        for &s in &self.shards {
+            self.set.post(
+                s,
+                Box::new(move |sh| {
+                    let runs = sh.locks.release(txid);
+                    sh.run_all(runs);
+                }),
+            );
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! `mayfly`: flags → configuration → tokio runtime → server.
+
+use mayfly::config::{parse_command_line, FlagError};
+use mayfly::runtime::TokioRt;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    #[allow(clippy::disallowed_methods)]
+    let read_file = |p: &str| std::fs::read_to_string(p).map_err(|e| e.to_string());
+    let store = match parse_command_line(&args, &env, &read_file) {
+        Ok(s) => s,
+        Err(FlagError::Info(text)) => {
+            println!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(FlagError::Bad(line)) => {
+            eprintln!("mayfly: {line}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(store.get_str("loglevel"));
+    let config = mayfly::config::Config { store };
+    let rt = TokioRt::new();
+    match rt.block_on(mayfly::server::run(rt.clone(), config, |_| {})) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mayfly: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = match level {
+        "debug" => "debug",
+        "verbose" => "info",
+        "notice" => "info",
+        "warning" => "warn",
+        _ => "off",
+    };
+    let env = std::env::var("RUST_LOG").unwrap_or_else(|_| format!("mayfly={filter}"));
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(env))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}

@@ -1,0 +1,244 @@
+//! The production backend: one OS thread per shard, each running a current-thread tokio runtime
+//! with a `LocalSet`, so shard state never needs to be `Send`.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+use super::{DiskFile, Listener, OpenMode, Rt, ShardMaker};
+use std::cell::Cell;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Clone)]
+pub struct TokioRt {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    started: Instant,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl Default for TokioRt {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TokioRt {
+    pub fn new() -> Self {
+        TokioRt { inner: Arc::new(Inner { started: Instant::now(), threads: Mutex::new(Vec::new()) }) }
+    }
+
+    /// Runs `fut` as the main task on the calling thread (with its own current-thread runtime).
+    pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("failed to build the main tokio runtime");
+        tokio::task::LocalSet::new().block_on(&rt, fut)
+    }
+
+    /// Waits for every shard thread to finish.
+    pub fn join_shards(&self) {
+        let handles = std::mem::take(&mut *self.inner.threads.lock().unwrap());
+        for h in handles {
+            let _ = h.join();
+        }
+    }
+}
+
+thread_local! {
+    static RNG: Cell<u64> = Cell::new(os_seed());
+}
+
+/// A per-thread seed from the OS (std's hasher keys come from the OS random source).
+fn os_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id() as u64);
+    h.finish() | 1
+}
+
+/// splitmix64: fast, good enough for hashing seeds and sampling; not for cryptography.
+fn next_rand(state: &Cell<u64>) -> u64 {
+    let s = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+    state.set(s);
+    let mut z = s;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+pub struct TokioListener(tokio::net::TcpListener);
+
+impl Listener for TokioListener {
+    type Handoff = std::net::TcpStream;
+
+    async fn accept(&self) -> io::Result<(std::net::TcpStream, SocketAddr)> {
+        let (s, peer) = self.0.accept().await?;
+        // Detach from this thread's reactor: the serving thread registers it with its own.
+        Ok((s.into_std()?, peer))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
+pub struct TokioFile(Arc<std::fs::File>);
+
+impl DiskFile for TokioFile {
+    async fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        self.0.read_at(buf, offset)
+    }
+    async fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.0.write_all_at(buf, offset)
+    }
+    async fn sync_data(&self) -> io::Result<()> {
+        let f = self.0.clone();
+        blocking(move || f.sync_data()).await
+    }
+    async fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+    async fn size(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+}
+
+/// Runs slow filesystem calls off the shard thread.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => Err(io::Error::other(e)),
+    }
+}
+
+impl Rt for TokioRt {
+    type Stream = tokio::net::TcpStream;
+    type Listener = TokioListener;
+    type Handoff = std::net::TcpStream;
+    type File = TokioFile;
+
+    fn available_parallelism(&self) -> usize {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    }
+
+    fn spawn_shard(&self, id: usize, make: ShardMaker) {
+        let handle = std::thread::Builder::new()
+            .name(format!("shard-{id}"))
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("failed to build a shard runtime");
+                tokio::task::LocalSet::new().block_on(&rt, make());
+            })
+            .expect("failed to spawn a shard thread");
+        self.inner.threads.lock().unwrap().push(handle);
+    }
+
+    fn spawn_local(&self, _name: &'static str, fut: impl Future<Output = ()> + 'static) {
+        tokio::task::spawn_local(fut);
+    }
+
+    fn now(&self) -> Duration {
+        self.inner.started.elapsed()
+    }
+
+    fn wall_ms(&self) -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    }
+
+    fn sleep(&self, d: Duration) -> impl Future<Output = ()> + 'static {
+        tokio::time::sleep(d)
+    }
+
+    fn rng_u64(&self) -> u64 {
+        RNG.with(next_rand)
+    }
+
+    async fn bind(&self, addr: SocketAddr) -> io::Result<TokioListener> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        socket.set_reuse_address(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        let std_listener: std::net::TcpListener = socket.into();
+        Ok(TokioListener(tokio::net::TcpListener::from_std(std_listener)?))
+    }
+
+    async fn connect(&self, addr: SocketAddr) -> io::Result<tokio::net::TcpStream> {
+        let s = tokio::net::TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+
+    fn adopt(&self, conn: std::net::TcpStream) -> io::Result<tokio::net::TcpStream> {
+        conn.set_nonblocking(true)?;
+        conn.set_nodelay(true)?;
+        tokio::net::TcpStream::from_std(conn)
+    }
+
+    async fn open(&self, path: &Path, mode: OpenMode) -> io::Result<TokioFile> {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(mode.write)
+            .create(mode.create)
+            .truncate(mode.truncate)
+            .open(path)?;
+        Ok(TokioFile(Arc::new(f)))
+    }
+
+    async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
+    async fn remove(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    async fn list_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir)? {
+            out.push(e?.path());
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        let dir = dir.to_path_buf();
+        blocking(move || std::fs::File::open(dir)?.sync_all()).await
+    }
+
+    #[allow(clippy::manual_async_fn)] // the future must not borrow `self`
+    fn shutdown_signal(&self) -> impl Future<Output = ()> + 'static {
+        async {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                biased;
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+    }
+
+    fn buggify(&self, _site: &'static str) -> bool {
+        false
+    }
+
+    async fn perturb(&self, _site: &'static str) {}
+}

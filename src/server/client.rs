@@ -1,0 +1,92 @@
+//! Per-connection state, and the registry of connected clients that CLIENT LIST and KILL read.
+//! The registry is touched on connect, disconnect and renames only — never per command.
+
+use crate::protocol::RespVersion;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// What a connection knows about itself.
+pub struct ClientState {
+    pub id: u64,
+    pub db: usize,
+    pub resp: RespVersion,
+    pub authenticated: bool,
+    pub name: Option<Bytes>,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    /// Set by QUIT: close after this reply is written.
+    pub closing: bool,
+    /// The shard thread this connection lives on.
+    pub thread: usize,
+    pub created_ms: u64,
+    pub last_cmd: &'static str,
+    /// CLIENT REPLY OFF/SKIP.
+    pub reply_mode: ReplyMode,
+    pub lib_name: Option<Bytes>,
+    pub lib_ver: Option<Bytes>,
+    pub no_evict: bool,
+    pub no_touch: bool,
+    pub handle: Arc<ClientHandle>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    Skip,
+    /// Skipping the current command's reply (set from `Skip`).
+    Skipping,
+}
+
+/// The part of a client other threads may see: enough to list it and to kill it.
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub name: Mutex<Option<Bytes>>,
+    pub killed: AtomicBool,
+    pub kill: Notify,
+    pub created_ms: u64,
+    pub db: std::sync::atomic::AtomicUsize,
+    pub last_cmd: Mutex<&'static str>,
+    pub lib: Mutex<(Option<Bytes>, Option<Bytes>)>,
+}
+
+impl ClientHandle {
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill.notify_one();
+    }
+}
+
+#[derive(Default)]
+pub struct ClientRegistry {
+    clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+}
+
+impl ClientRegistry {
+    pub fn add(&self, h: Arc<ClientHandle>) {
+        self.clients.lock().unwrap().insert(h.id, h);
+    }
+
+    pub fn remove(&self, id: u64) {
+        self.clients.lock().unwrap().remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.clients.lock().unwrap().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn snapshot(&self) -> Vec<Arc<ClientHandle>> {
+        self.clients.lock().unwrap().values().cloned().collect()
+    }
+}

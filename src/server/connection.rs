@@ -1,0 +1,184 @@
+//! One client connection: read what has arrived, execute every complete request in order, then
+//! write all their replies with one flush (pipelining). Malformed input gets Redis's protocol
+//! error and the connection closes; nothing a client claims is allocated before it arrives.
+
+use super::client::{ClientHandle, ClientState, ReplyMode};
+use super::ServerState;
+use crate::commands::{self, errors, Ctx};
+use crate::engine::{ShardCell, ShardSet};
+use crate::protocol::{parse_request, Limits, Reply};
+use crate::runtime::Rt;
+use bytes::{Bytes, BytesMut};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const READ_CHUNK: usize = 16 * 1024;
+/// Replies are written out early once this much is pending, so a huge pipeline cannot grow the
+/// output buffer without bound.
+const WRITE_HIGH_WATER: usize = 64 * 1024;
+
+pub struct Connection<R: Rt> {
+    rt: R,
+    shards: Arc<ShardSet>,
+    state: Arc<ServerState>,
+    home: ShardCell,
+    client: ClientState,
+}
+
+impl<R: Rt> Connection<R> {
+    pub fn new(rt: R, shards: Arc<ShardSet>, state: Arc<ServerState>, home: ShardCell, peer: SocketAddr) -> Self {
+        let id = state.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let now = rt.wall_ms();
+        let thread = home.borrow().id;
+        let handle = Arc::new(ClientHandle {
+            id,
+            addr: peer,
+            laddr: state.addr,
+            name: Mutex::new(None),
+            killed: Default::default(),
+            kill: Default::default(),
+            created_ms: now,
+            db: Default::default(),
+            last_cmd: Mutex::new("NULL"),
+            lib: Mutex::new((None, None)),
+        });
+        let client = ClientState {
+            id,
+            db: 0,
+            resp: Default::default(),
+            authenticated: state.requirepass().is_none(),
+            name: None,
+            addr: peer,
+            laddr: state.addr,
+            closing: false,
+            thread,
+            created_ms: now,
+            last_cmd: "NULL",
+            reply_mode: ReplyMode::On,
+            lib_name: None,
+            lib_ver: None,
+            no_evict: false,
+            no_touch: false,
+            handle,
+        };
+        Connection { rt, shards, state, home, client }
+    }
+
+    pub async fn serve(mut self, mut stream: R::Stream) {
+        let handle = self.client.handle.clone();
+        self.state.clients.add(handle.clone());
+        let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+        let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
+        let mut args: Vec<Bytes> = Vec::with_capacity(8);
+        'conn: loop {
+            if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+                rbuf.reserve(READ_CHUNK);
+            }
+            let read = tokio::select! {
+                biased;
+                _ = handle.kill.notified() => break 'conn,
+                _ = self.state.stop_notify.notified() => break 'conn,
+                r = stream.read_buf(&mut rbuf) => r,
+            };
+            match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if handle.killed.load(Ordering::Acquire) {
+                break;
+            }
+            let limits = Limits { max_bulk_len: self.state.proto_max_bulk_len.load(Ordering::Relaxed) };
+            loop {
+                match parse_request(&mut rbuf, &limits, &mut args) {
+                    Ok(true) if args.is_empty() => continue,
+                    Ok(true) => {
+                        let taken = std::mem::take(&mut args);
+                        let (reply, back) = self.handle(taken).await;
+                        args = back;
+                        if let Some(reply) = reply {
+                            reply.encode(self.client.resp, &mut wbuf);
+                        }
+                        if self.client.closing {
+                            let _ = write_all(&mut stream, &mut wbuf).await;
+                            break 'conn;
+                        }
+                        if wbuf.len() >= WRITE_HIGH_WATER && write_all(&mut stream, &mut wbuf).await.is_err() {
+                            break 'conn;
+                        }
+                    }
+                    Ok(false) => break,
+                    Err(e) => {
+                        Reply::error(format!("ERR {}", e.0)).encode(self.client.resp, &mut wbuf);
+                        let _ = write_all(&mut stream, &mut wbuf).await;
+                        tracing::debug!(client = self.client.id, "closing client after a protocol error: {}", e.0);
+                        break 'conn;
+                    }
+                }
+            }
+            if rbuf.len() as i64 > self.state.client_query_buffer_limit.load(Ordering::Relaxed) {
+                tracing::warn!(client = self.client.id, "closing client that reached max query buffer length");
+                break;
+            }
+            if write_all(&mut stream, &mut wbuf).await.is_err() {
+                break;
+            }
+            if self.state.is_stopping() {
+                break;
+            }
+        }
+        let _ = stream.shutdown().await;
+        self.state.clients.remove(self.client.id);
+    }
+
+    /// Checks and runs one request; `None` when the client asked for no reply.
+    async fn handle(&mut self, args: Vec<Bytes>) -> (Option<Reply>, Vec<Bytes>) {
+        let reply_mode = self.client.reply_mode;
+        let (reply, args) = self.execute(args).await;
+        let suppressed = match (reply_mode, self.client.reply_mode) {
+            (ReplyMode::Off, ReplyMode::On) => false, // CLIENT REPLY ON answers
+            (ReplyMode::Off, _) => true,
+            (ReplyMode::Skip, _) => {
+                self.client.reply_mode = ReplyMode::On;
+                true
+            }
+            _ => false,
+        };
+        (if suppressed { None } else { Some(reply) }, args)
+    }
+
+    async fn execute(&mut self, mut args: Vec<Bytes>) -> (Reply, Vec<Bytes>) {
+        let Some(spec) = commands::lookup(&args[0]) else {
+            let msg = errors::unknown_command(&args);
+            args.clear();
+            return (Reply::error(msg), args);
+        };
+        if !spec.arity_ok(args.len()) {
+            args.clear();
+            return (Reply::error(errors::wrong_args(spec.name)), args);
+        }
+        if !self.client.authenticated && !spec.has_flag("no-auth") {
+            args.clear();
+            return (Reply::error(errors::NOAUTH), args);
+        }
+        self.client.last_cmd = spec.name;
+        let mut ctx =
+            Ctx { rt: &self.rt, shards: &self.shards, home: &self.home, server: &self.state, client: &mut self.client };
+        let start = self.rt.now();
+        let out = commands::execute(&mut ctx, spec, args).await;
+        let elapsed = self.rt.now().saturating_sub(start);
+        self.home.borrow_mut().stats.record_command(spec.name, elapsed, out.0.is_error());
+        out
+    }
+}
+
+async fn write_all<S: tokio::io::AsyncWrite + Unpin>(stream: &mut S, buf: &mut BytesMut) -> std::io::Result<()> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(buf).await?;
+    stream.flush().await?;
+    buf.clear();
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! The server: listeners, connections, per-client state, and commands that act on the
+//! connection or the whole server rather than on keys.
+
+mod client;
+pub mod commands;
+mod connection;
+pub mod dispatch;
+mod state;
+
+pub use client::{ClientHandle, ClientRegistry, ClientState, ReplyMode};
+pub use state::ServerState;
+
+use crate::config::Config;
+use crate::engine::{drive_shard, Router, Shard, ShardSet};
+use crate::runtime::{Listener, Rt};
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// A running server's address and a way to stop it (used by tests and the simulator).
+pub struct Started {
+    pub addr: SocketAddr,
+    pub state: Arc<ServerState>,
+}
+
+/// Binds the listener, starts one thread per shard and serves until shutdown is requested
+/// (SIGTERM/SIGINT, SHUTDOWN, or `state.shutdown`). `on_bound` learns the bound address.
+pub async fn run<R: Rt>(rt: R, config: Config, on_bound: impl FnOnce(&Started)) -> std::io::Result<()> {
+    let threads = config.threads(rt.available_parallelism());
+    let num_shards = config.shards(threads).max(1);
+    let use_tags = config.store.get_bool("lock-on-hashtags") || !config.store.get_str("cluster-mode").is_empty();
+    let router = Router { num_shards, use_tags };
+    let (shards, mailboxes) = ShardSet::new(router, config.dbnum());
+    let shards = Arc::new(shards);
+
+    let addr: SocketAddr = format!("{}:{}", config.bind(), config.port())
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("bad bind address: {e}")))?;
+    let listener = rt.bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let state = Arc::new(ServerState::new(&rt, config, bound, num_shards));
+
+    // Each shard thread gets its mailbox and a queue of connections to serve.
+    let mut conn_queues = Vec::with_capacity(num_shards);
+    for (id, mailbox) in mailboxes.into_iter().enumerate() {
+        let (ctx, crx) = mpsc::unbounded_channel::<(R::Handoff, SocketAddr)>();
+        conn_queues.push(ctx);
+        let (rt2, shards2, state2) = (rt.clone(), shards.clone(), state.clone());
+        let seed = rt.rng_u64();
+        rt.spawn_shard(id, Box::new(move || Box::pin(shard_main(rt2, id, seed, shards2, state2, mailbox, crx))));
+    }
+
+    tracing::info!(
+        version = crate::VERSION,
+        redis_version = crate::REDIS_VERSION,
+        threads,
+        shards = num_shards,
+        port = bound.port(),
+        "mayfly started, ready to accept connections on {bound}"
+    );
+    on_bound(&Started { addr: bound, state: state.clone() });
+
+    let accept = async {
+        let mut next = 0usize;
+        loop {
+            match listener.accept().await {
+                Ok((conn, peer)) => {
+                    rt.perturb("accept").await;
+                    state.stats.connections_received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let _ = conn_queues[next % num_shards].send((conn, peer));
+                    next = next.wrapping_add(1);
+                }
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    rt.sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    };
+    let signal = rt.shutdown_signal();
+    tokio::select! {
+        biased;
+        _ = signal => tracing::info!("received a stop signal, shutting down"),
+        _ = state.shutdown.notified() => tracing::info!("SHUTDOWN requested"),
+        _ = accept => {}
+    }
+    // Stop accepting, let connections finish the replies they are working on, then leave.
+    drop(listener);
+    state.begin_shutdown();
+    for _ in 0..200 {
+        if state.clients.is_empty() {
+            break;
+        }
+        rt.sleep(Duration::from_millis(10)).await;
+    }
+    tracing::info!("mayfly is now ready to exit, bye bye...");
+    Ok(())
+}
+
+async fn shard_main<R: Rt>(
+    rt: R,
+    id: usize,
+    seed: u64,
+    shards: Arc<ShardSet>,
+    state: Arc<ServerState>,
+    mailbox: mpsc::UnboundedReceiver<crate::engine::ShardMsg>,
+    mut conns: mpsc::UnboundedReceiver<(R::Handoff, SocketAddr)>,
+) {
+    let cell = Rc::new(RefCell::new(Shard::new(id, shards.dbnum, seed)));
+    rt.spawn_local("shard-mailbox", drive_shard(rt.clone(), cell.clone(), mailbox));
+    while let Some((handoff, peer)) = conns.recv().await {
+        match rt.adopt(handoff) {
+            Ok(stream) => {
+                let c = connection::Connection::new(rt.clone(), shards.clone(), state.clone(), cell.clone(), peer);
+                rt.spawn_local("connection", c.serve(stream));
+            }
+            Err(e) => tracing::warn!("could not take over a connection from {peer}: {e}"),
+        }
+    }
+}

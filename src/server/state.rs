@@ -1,0 +1,84 @@
+//! State shared by every thread: configuration, the client registry, server-wide counters.
+
+use super::client::ClientRegistry;
+use crate::config::{Config, ConfigStore};
+use crate::runtime::Rt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+use tokio::sync::Notify;
+
+#[derive(Default)]
+pub struct ServerStats {
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+}
+
+pub struct ServerState {
+    pub config: RwLock<ConfigStore>,
+    /// Values read on every request, kept apart from the config lock.
+    pub proto_max_bulk_len: AtomicI64,
+    pub client_query_buffer_limit: AtomicI64,
+    pub clients: ClientRegistry,
+    pub next_client_id: AtomicU64,
+    pub stats: ServerStats,
+    pub addr: SocketAddr,
+    pub num_shards: usize,
+    pub start_ms: u64,
+    pub start_mono: std::time::Duration,
+    pub run_id: String,
+    /// Set when the server stops: connections finish their batch and close.
+    pub stopping: AtomicBool,
+    pub stop_notify: Notify,
+    /// Notified to make the accept loop stop (SHUTDOWN).
+    pub shutdown: Notify,
+    pub last_error: Mutex<Option<String>>,
+}
+
+impl ServerState {
+    pub fn new<R: Rt>(rt: &R, config: Config, addr: SocketAddr, num_shards: usize) -> ServerState {
+        let store = config.store;
+        let run_id: String = (0..40).map(|_| format!("{:x}", rt.rng_u64() % 16)).collect();
+        ServerState {
+            proto_max_bulk_len: AtomicI64::new(store.get_int("proto-max-bulk-len")),
+            client_query_buffer_limit: AtomicI64::new(store.get_int("client-query-buffer-limit")),
+            config: RwLock::new(store),
+            clients: ClientRegistry::default(),
+            next_client_id: AtomicU64::new(1),
+            stats: ServerStats::default(),
+            addr,
+            num_shards,
+            start_ms: rt.wall_ms(),
+            start_mono: rt.now(),
+            run_id,
+            stopping: AtomicBool::new(false),
+            stop_notify: Notify::new(),
+            shutdown: Notify::new(),
+            last_error: Mutex::new(None),
+        }
+    }
+
+    pub fn begin_shutdown(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.stop_notify.notify_waiters();
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Applies a CONFIG SET, refreshing the values cached for the hot path.
+    pub fn config_set(&self, name: &str, value: &str) -> Result<(), String> {
+        let mut store = self.config.write().unwrap();
+        store.set(name, value, false)?;
+        self.proto_max_bulk_len.store(store.get_int("proto-max-bulk-len"), Ordering::Relaxed);
+        self.client_query_buffer_limit.store(store.get_int("client-query-buffer-limit"), Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub fn requirepass(&self) -> Option<String> {
+        let s = self.config.read().unwrap();
+        let p = s.get_str("requirepass");
+        (!p.is_empty()).then(|| p.to_string())
+    }
+}

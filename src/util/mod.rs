@@ -1,0 +1,7 @@
+//! Small pure helpers shared by the protocol and the commands.
+
+mod glob;
+mod numbers;
+
+pub use glob::glob_match;
+pub use numbers::{format_f64_human, parse_f64_strict, parse_i64_strict, parse_u64_strict};

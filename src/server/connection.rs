@@ -3,8 +3,11 @@
 //! error and the connection closes; nothing a client claims is allocated before it arrives.
 
 use super::client::{ClientHandle, ClientState, ReplyMode};
+use super::squash::{Squash, MAX_SQUASH};
 use super::ServerState;
-use crate::commands::{self, errors, Ctx};
+use crate::commands::table::ShardFn;
+use crate::commands::{self, errors, CommandSpec, Ctx, Run};
+use crate::engine::Mode;
 use crate::engine::{ShardCell, ShardSet};
 use crate::protocol::{parse_request, Limits, Reply};
 use crate::runtime::Rt;
@@ -72,6 +75,7 @@ impl<R: Rt> Connection<R> {
         let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
         let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
         let mut args: Vec<Bytes> = Vec::with_capacity(8);
+        let mut squash = Squash::default();
         'conn: loop {
             if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
                 rbuf.reserve(READ_CHUNK);
@@ -94,6 +98,15 @@ impl<R: Rt> Connection<R> {
                 match parse_request(&mut rbuf, &limits, &mut args) {
                     Ok(true) if args.is_empty() => continue,
                     Ok(true) => {
+                        if let Some((shard, spec, f, mode)) = self.squashable(&args) {
+                            let key = args[spec.keys.first as usize].clone();
+                            squash.push(shard, f, mode, self.client.db, std::mem::take(&mut args), key, spec.name);
+                            if squash.len() >= MAX_SQUASH {
+                                self.flush_squash(&mut squash, &mut wbuf).await;
+                            }
+                            continue;
+                        }
+                        self.flush_squash(&mut squash, &mut wbuf).await;
                         let taken = std::mem::take(&mut args);
                         let (reply, back) = self.handle(taken).await;
                         args = back;
@@ -110,6 +123,7 @@ impl<R: Rt> Connection<R> {
                     }
                     Ok(false) => break,
                     Err(e) => {
+                        self.flush_squash(&mut squash, &mut wbuf).await;
                         Reply::error(format!("ERR {}", e.0)).encode(self.client.resp, &mut wbuf);
                         let _ = write_all(&mut stream, &mut wbuf).await;
                         tracing::debug!(client = self.client.id, "closing client after a protocol error: {}", e.0);
@@ -117,6 +131,7 @@ impl<R: Rt> Connection<R> {
                     }
                 }
             }
+            self.flush_squash(&mut squash, &mut wbuf).await;
             if rbuf.len() as i64 > self.state.client_query_buffer_limit.load(Ordering::Relaxed) {
                 tracing::warn!(client = self.client.id, "closing client that reached max query buffer length");
                 break;
@@ -130,6 +145,37 @@ impl<R: Rt> Connection<R> {
         }
         let _ = stream.shutdown().await;
         self.state.clients.remove(self.client.id);
+    }
+
+    /// A request that can join a squashed batch: a plain single-shard command whose key lives
+    /// on another shard, from a client in the ordinary reply mode.
+    fn squashable(&self, args: &[Bytes]) -> Option<(usize, &'static CommandSpec, ShardFn, Mode)> {
+        if self.client.reply_mode != ReplyMode::On || !self.client.authenticated || self.shards.num_shards() == 1 {
+            return None;
+        }
+        let spec = commands::lookup(&args[0])?;
+        let Run::Shard(f, mode) = spec.run else { return None };
+        if !spec.arity_ok(args.len()) || spec.keys.first != 1 || spec.keys.last != 1 {
+            return None;
+        }
+        let shard = self.shards.shard_of(&args[1]);
+        (shard != self.client.thread).then_some((shard, spec, f, mode))
+    }
+
+    /// Sends the held requests and writes their replies in order.
+    async fn flush_squash(&mut self, squash: &mut Squash, wbuf: &mut BytesMut) {
+        if squash.is_empty() {
+            return;
+        }
+        let start = self.rt.now();
+        let replies = squash.flush(&self.rt, &self.shards, &self.home).await;
+        let each = self.rt.now().saturating_sub(start) / replies.len() as u32;
+        let mut home = self.home.borrow_mut();
+        for (name, reply) in replies {
+            home.stats.record_command(name, each, reply.is_error());
+            self.client.last_cmd = name;
+            reply.encode(self.client.resp, wbuf);
+        }
     }
 
     /// Checks and runs one request; `None` when the client asked for no reply.

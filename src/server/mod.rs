@@ -5,6 +5,7 @@ mod client;
 pub mod commands;
 mod connection;
 pub mod dispatch;
+mod squash;
 mod state;
 
 pub use client::{ClientHandle, ClientRegistry, ClientState, ReplyMode};

@@ -103,6 +103,87 @@ impl Db {
 mod tests {
     use super::*;
     use crate::types::StrValue;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Set(u8, u8, Option<u16>),
+        Del(u8),
+        Expire(u8, u16),
+        Persist(u8),
+        Get(u8),
+        Advance(u16),
+        Cycle(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (any::<u8>(), any::<u8>(), proptest::option::of(1u16..500)).prop_map(|(k, v, t)| Op::Set(k % 40, v, t)),
+            any::<u8>().prop_map(|k| Op::Del(k % 40)),
+            (any::<u8>(), 1u16..500).prop_map(|(k, t)| Op::Expire(k % 40, t)),
+            any::<u8>().prop_map(|k| Op::Persist(k % 40)),
+            any::<u8>().prop_map(|k| Op::Get(k % 40)),
+            (0u16..300).prop_map(Op::Advance),
+            (1u8..10).prop_map(Op::Cycle),
+        ]
+    }
+
+    proptest! {
+        /// The db (table + deadline index, lazy and active expiry) against a plain map where a
+        /// key simply stops existing at its deadline.
+        #[test]
+        fn db_matches_a_model(ops in prop::collection::vec(op(), 1..400)) {
+            let mut db = Db::new(9);
+            let mut model: BTreeMap<u8, (u8, u64)> = BTreeMap::new();
+            let mut now = 1000u64;
+            let live = |m: &BTreeMap<u8, (u8, u64)>, now: u64| -> usize { m.values().filter(|(_, d)| *d == 0 || *d > now).count() };
+            for op in ops {
+                match op {
+                    Op::Set(k, v, ttl) => {
+                        let d = ttl.map_or(0, |t| now + t as u64);
+                        db.set(Bytes::from(vec![k]), Value::Str(StrValue::Int(v as i64)), d);
+                        model.insert(k, (v, d));
+                    }
+                    Op::Del(k) => {
+                        db.remove(&[k]);
+                        model.remove(&k);
+                    }
+                    Op::Expire(k, t) => {
+                        let alive = matches!(model.get(&k), Some((_, d)) if *d == 0 || *d > now);
+                        let present = db.lookup(&[k], now).0.is_some();
+                        prop_assert_eq!(present, alive);
+                        if present {
+                            db.set_expire(&[k], now + t as u64);
+                            model.get_mut(&k).unwrap().1 = now + t as u64;
+                        }
+                    }
+                    Op::Persist(k) => {
+                        if db.lookup(&[k], now).0.is_some() {
+                            db.set_expire(&[k], 0);
+                            model.get_mut(&k).unwrap().1 = 0;
+                        }
+                    }
+                    Op::Get(k) => {
+                        let want = model.get(&k).filter(|(_, d)| *d == 0 || *d > now).map(|(v, _)| *v as i64);
+                        let got = db.lookup(&[k], now).0.map(|e| match &e.value { Value::Str(s) => s.as_int().unwrap() });
+                        prop_assert_eq!(got, want);
+                    }
+                    Op::Advance(ms) => now += ms as u64,
+                    Op::Cycle(budget) => {
+                        let before = db.len();
+                        let removed = db.expire_due(now, budget as usize, |_| {});
+                        prop_assert!(removed <= budget as usize);
+                        prop_assert_eq!(db.len(), before - removed);
+                    }
+                }
+                prop_assert!(db.len() >= live(&model, now));
+            }
+            db.expire_due(now, usize::MAX, |_| {});
+            prop_assert_eq!(db.len(), live(&model, now));
+            prop_assert_eq!(db.expires_count(), model.values().filter(|(_, d)| *d > now).count());
+        }
+    }
 
     fn v() -> Value {
         Value::Str(StrValue::Int(1))

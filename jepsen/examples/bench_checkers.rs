@@ -6,8 +6,10 @@
 
 #![allow(clippy::disallowed_methods)] // a bench reads files and the clock
 
+use mayfly_jepsen::checker::elle::{check_events, ElleOptions};
 use mayfly_jepsen::checker::linearizable::{check, check_with, LinearizabilityResult, Options};
 use mayfly_jepsen::checker::models::{CasRegister, KvModel};
+use mayfly_jepsen::history::edn::parse_list_append;
 use mayfly_jepsen::history::porcupine::{parse_etcd_log, parse_kv_log};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -54,6 +56,19 @@ fn main() {
         let r = check_with(&KvModel { partitioned: false }, &h, &opts);
         println!("{file} without partitioning: {:?}, {} steps, {:.3} s", r.verdict, r.steps, t.elapsed().as_secs_f64());
     }
+    let text = std::fs::read_to_string(data.join("elle/huge-scc.edn")).unwrap();
+    let t = Instant::now();
+    let events = parse_list_append(&text).unwrap();
+    let parsed = t.elapsed().as_secs_f64();
+    let r = check_events(&events, &ElleOptions::default());
+    println!(
+        "elle/huge-scc.edn: {} events, parse {:.3} s, check (strict-serializable) total {:.3} s: {:?} {:?}",
+        events.len(),
+        parsed,
+        t.elapsed().as_secs_f64(),
+        r.anomaly_types(),
+        r.verdicts
+    );
     println!(
         "porcupine: {} histories in {:.3} s; slowest {} at {:.3} s",
         files.len(),

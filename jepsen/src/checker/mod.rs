@@ -3,6 +3,7 @@
 //! Hash maps here use a fixed (unseeded) hasher so that the same history always yields the same
 //! report, which the deterministic simulator relies on when it compares runs of one seed.
 
+pub mod elle;
 pub mod linearizable;
 pub mod models;
 

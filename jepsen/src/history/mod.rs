@@ -160,7 +160,15 @@ pub fn pair_txns(events: &[TxnEvent]) -> Vec<Txn> {
                 t.complete_pos = Some(pos);
                 t.index = ev.index.or(t.index);
                 if kind == EventType::Ok {
-                    t.ops = ev.ops.clone();
+                    // A completed read of nil is a read of the empty (absent) list.
+                    t.ops = ev
+                        .ops
+                        .iter()
+                        .map(|op| match op {
+                            MicroOp::Read { key, value: None } => MicroOp::Read { key: *key, value: Some(Vec::new()) },
+                            other => other.clone(),
+                        })
+                        .collect();
                 }
             }
         }

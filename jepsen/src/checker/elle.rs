@@ -932,7 +932,15 @@ fn cycle_multi_rw(local: &Local, allowed: u8, budget: &mut u64) -> Result<Option
                     }
                     hops.push((v, edge::RW));
                     hops.reverse();
-                    return Ok(Some(FoundCycle { start: u as u32, hops }));
+                    // The walk may revisit a node (e.g. go around a one-rw cycle twice). Split it
+                    // into simple cycles and keep one that really has two rw edges, if any.
+                    let found = split_simple(u as u32, hops)
+                        .into_iter()
+                        .find(|c| c.hops.iter().filter(|(_, k)| *k == edge::RW).count() >= 2);
+                    if found.is_some() {
+                        return Ok(found);
+                    }
+                    break;
                 }
                 let (x, c) = (s / 2, s % 2);
                 for &(w, wm) in &local.adj[x] {
@@ -960,6 +968,32 @@ fn cycle_multi_rw(local: &Local, allowed: u8, budget: &mut u64) -> Result<Option
         }
     }
     Ok(None)
+}
+
+/// Splits a closed walk into simple cycles.
+fn split_simple(start: u32, hops: Vec<(u32, u8)>) -> Vec<FoundCycle> {
+    let mut nodes = vec![start];
+    let mut kinds: Vec<u8> = Vec::new();
+    let mut pos: FxHashMap<u32, usize> = FxHashMap::default();
+    pos.insert(start, 0);
+    let mut out = Vec::new();
+    for (n, k) in hops {
+        kinds.push(k);
+        if let Some(&i) = pos.get(&n) {
+            let cycle_hops: Vec<(u32, u8)> =
+                nodes[i + 1..].iter().copied().chain(std::iter::once(n)).zip(kinds[i..].iter().copied()).collect();
+            for x in &nodes[i + 1..] {
+                pos.remove(x);
+            }
+            nodes.truncate(i + 1);
+            kinds.truncate(i);
+            out.push(FoundCycle { start: n, hops: cycle_hops });
+        } else {
+            pos.insert(n, nodes.len());
+            nodes.push(n);
+        }
+    }
+    out
 }
 
 /// Names a cycle by the kinds of its edges.

@@ -3,9 +3,13 @@
 //! Hash maps here use a fixed (unseeded) hasher so that the same history always yields the same
 //! report, which the deterministic simulator relies on when it compares runs of one seed.
 
+pub mod convergence;
+pub mod counter;
 pub mod elle;
 pub mod linearizable;
 pub mod models;
+pub mod set;
+pub mod snapshot_prefix;
 
 pub use linearizable::{Model, Verdict};
 

@@ -8,6 +8,7 @@ pub mod counter;
 pub mod elle;
 pub mod linearizable;
 pub mod models;
+pub mod report;
 pub mod set;
 pub mod snapshot_prefix;
 

@@ -842,3 +842,199 @@ async fn scan<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
     }
     reply(0, keys)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    fn shard() -> Shard {
+        let mut sh = Shard::new(0, 16, 11);
+        sh.now_ms = NOW;
+        sh
+    }
+
+    fn args(parts: &[&str]) -> Vec<Bytes> {
+        parts.iter().map(|p| Bytes::copy_from_slice(p.as_bytes())).collect()
+    }
+
+    fn call(sh: &mut Shard, f: ShardFn, parts: &[&str]) -> Reply {
+        f(sh, 0, &args(parts))
+    }
+
+    fn put(sh: &mut Shard, key: &str, expire_at: u64) {
+        sh.dbs[0].set(Bytes::copy_from_slice(key.as_bytes()), Value::Str(StrValue::from_bytes(b"v")), expire_at);
+    }
+
+    fn err(s: &str) -> Reply {
+        Reply::error(s.to_string())
+    }
+
+    #[test]
+    fn expire_options_and_errors() {
+        let mut sh = shard();
+        put(&mut sh, "k", 0);
+        assert_eq!(call(&mut sh, expire, &["expire", "missing", "10"]), Reply::Int(0));
+        assert_eq!(call(&mut sh, expire, &["expire", "k", "10", "XX"]), Reply::Int(0));
+        assert_eq!(call(&mut sh, expire, &["expire", "k", "10", "GT"]), Reply::Int(0), "no TTL counts as infinite");
+        assert_eq!(call(&mut sh, expire, &["expire", "k", "10", "LT"]), Reply::Int(1));
+        assert_eq!(call(&mut sh, pttl, &["pttl", "k"]), Reply::Int(10_000));
+        assert_eq!(call(&mut sh, expire, &["expire", "k", "20", "NX"]), Reply::Int(0));
+        assert_eq!(call(&mut sh, expire, &["expire", "k", "5", "GT"]), Reply::Int(0));
+        assert_eq!(call(&mut sh, expire, &["expire", "k", "20", "gt"]), Reply::Int(1));
+        assert_eq!(call(&mut sh, expire, &["expire", "k", "30", "LT"]), Reply::Int(0));
+        assert_eq!(call(&mut sh, expire, &["expire", "k", "15", "LT", "XX"]), Reply::Int(1));
+        assert_eq!(call(&mut sh, ttl, &["ttl", "k"]), Reply::Int(15));
+        assert_eq!(call(&mut sh, expire, &["expire", "k", "1", "NX", "XX"]), err(errors::EXPIRE_NX_CONFLICT));
+        assert_eq!(call(&mut sh, expire, &["expire", "k", "1", "GT", "LT"]), err(errors::EXPIRE_GT_LT));
+        assert_eq!(call(&mut sh, expire, &["expire", "k", "1", "FOO"]), err("ERR Unsupported option FOO"));
+        assert_eq!(call(&mut sh, expire, &["expire", "k", "1.5"]), err(errors::NOT_INTEGER));
+        assert_eq!(
+            call(&mut sh, expire, &["expire", "k", "9223372036854775807"]),
+            err("ERR invalid expire time in 'expire' command")
+        );
+        assert_eq!(
+            call(&mut sh, pexpire, &["pexpire", "k", "9223372036854775807"]),
+            err("ERR invalid expire time in 'pexpire' command")
+        );
+        assert_eq!(
+            call(&mut sh, expireat, &["expireat", "k", "9223372036854775807"]),
+            err("ERR invalid expire time in 'expireat' command")
+        );
+        // PEXPIREAT at i64::MAX is no overflow: the key just lives (almost) forever.
+        assert_eq!(call(&mut sh, pexpireat, &["pexpireat", "k", "9223372036854775807"]), Reply::Int(1));
+        assert_eq!(call(&mut sh, pexpiretime, &["pexpiretime", "k"]), Reply::Int(i64::MAX));
+        assert_eq!(call(&mut sh, pexpireat, &["pexpireat", "k", &(NOW + 1234).to_string()]), Reply::Int(1));
+        assert_eq!(call(&mut sh, expiretime, &["expiretime", "k"]), Reply::Int(((NOW + 1234) / 1000) as i64));
+        // A deadline in the past (or a negative TTL) deletes the key and answers 1.
+        assert_eq!(call(&mut sh, expire, &["expire", "k", "-1"]), Reply::Int(1));
+        assert_eq!(call(&mut sh, ttl, &["ttl", "k"]), Reply::Int(-2));
+        put(&mut sh, "k", 0);
+        assert_eq!(call(&mut sh, pexpireat, &["pexpireat", "k", &NOW.to_string()]), Reply::Int(1));
+        assert!(sh.dbs[0].table.get(b"k").is_none());
+    }
+
+    #[test]
+    fn ttl_family_and_persist() {
+        let mut sh = shard();
+        put(&mut sh, "plain", 0);
+        put(&mut sh, "soon", NOW + 1499);
+        assert_eq!(call(&mut sh, ttl, &["ttl", "none"]), Reply::Int(-2));
+        assert_eq!(call(&mut sh, pttl, &["pttl", "plain"]), Reply::Int(-1));
+        assert_eq!(call(&mut sh, expiretime, &["expiretime", "plain"]), Reply::Int(-1));
+        assert_eq!(call(&mut sh, pexpiretime, &["pexpiretime", "none"]), Reply::Int(-2));
+        assert_eq!(call(&mut sh, ttl, &["ttl", "soon"]), Reply::Int(1), "TTL rounds to the nearest second");
+        assert_eq!(call(&mut sh, pttl, &["pttl", "soon"]), Reply::Int(1499));
+        sh.now_ms = NOW + 1499;
+        assert_eq!(call(&mut sh, ttl, &["ttl", "soon"]), Reply::Int(-2), "expired at the deadline");
+        assert_eq!(call(&mut sh, persist, &["persist", "plain"]), Reply::Int(0));
+        put(&mut sh, "t", NOW + 1_000_000);
+        assert_eq!(call(&mut sh, persist, &["persist", "t"]), Reply::Int(1));
+        assert_eq!(call(&mut sh, ttl, &["ttl", "t"]), Reply::Int(-1));
+        assert_eq!(sh.dbs[0].expires_count(), 0);
+        assert_eq!(call(&mut sh, type_cmd, &["type", "t"]), Reply::simple("string"));
+        assert_eq!(call(&mut sh, type_cmd, &["type", "nope"]), Reply::simple("none"));
+    }
+
+    #[test]
+    fn move_and_rename_on_one_shard() {
+        let mut sh = shard();
+        put(&mut sh, "a", NOW + 5000);
+        assert_eq!(call(&mut sh, move_cmd, &["move", "a", "0"]), err(errors::SAME_OBJECT));
+        assert_eq!(call(&mut sh, move_cmd, &["move", "a", "16"]), err(errors::DB_RANGE));
+        assert_eq!(call(&mut sh, move_cmd, &["move", "a", "x"]), err(errors::NOT_INTEGER));
+        assert_eq!(call(&mut sh, move_cmd, &["move", "nope", "1"]), Reply::Int(0));
+        assert_eq!(call(&mut sh, move_cmd, &["move", "a", "1"]), Reply::Int(1));
+        assert_eq!(sh.dbs[1].table.get(b"a").map(|e| e.expire_at), Some(NOW + 5000));
+        put(&mut sh, "a", 0);
+        assert_eq!(call(&mut sh, move_cmd, &["move", "a", "1"]), Reply::Int(0), "target exists");
+
+        let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
+        assert_eq!(rename_local(&mut sh, 0, &b("zz"), &b("zz"), false), err(errors::NO_SUCH_KEY));
+        assert_eq!(rename_local(&mut sh, 0, &b("a"), &b("a"), false), Reply::Ok);
+        assert_eq!(rename_local(&mut sh, 0, &b("a"), &b("a"), true), Reply::Int(0));
+        put(&mut sh, "t", NOW + 9000);
+        assert_eq!(rename_local(&mut sh, 0, &b("t"), &b("a"), true), Reply::Int(0));
+        assert_eq!(rename_local(&mut sh, 0, &b("t"), &b("a"), false), Reply::Ok);
+        assert!(sh.dbs[0].table.get(b"t").is_none());
+        assert_eq!(sh.dbs[0].table.get(b"a").map(|e| e.expire_at), Some(NOW + 9000));
+        assert_eq!(rename_local(&mut sh, 0, &b("a"), &b("c"), true), Reply::Int(1));
+        assert_eq!(sh.dbs[0].expires_count(), 1);
+    }
+
+    #[test]
+    fn object_subcommands() {
+        let mut sh = shard();
+        sh.dbs[0].set(Bytes::from_static(b"i"), Value::Str(StrValue::Int(5)), 0);
+        sh.dbs[0].set(Bytes::from_static(b"big"), Value::Str(StrValue::Int(123_456)), 0);
+        sh.dbs[0].set(Bytes::from_static(b"s"), Value::Str(StrValue::from_bytes(b"hello")), 0);
+        assert_eq!(object_on(&mut sh, 0, b"i", b"ENCODING", false), Reply::bulk_str("int"));
+        assert_eq!(object_on(&mut sh, 0, b"s", b"ENCODING", false), Reply::bulk_str("embstr"));
+        assert_eq!(object_on(&mut sh, 0, b"nope", b"ENCODING", false), Reply::Nil);
+        assert_eq!(object_on(&mut sh, 0, b"i", b"REFCOUNT", false), Reply::Int(i32::MAX as i64));
+        assert_eq!(object_on(&mut sh, 0, b"big", b"REFCOUNT", false), Reply::Int(1));
+        assert_eq!(object_on(&mut sh, 0, b"s", b"FREQ", false), err(errors::NO_LFU));
+        assert_eq!(object_on(&mut sh, 0, b"s", b"FREQ", true), Reply::Int(0));
+        assert_eq!(object_on(&mut sh, 0, b"s", b"IDLETIME", false), Reply::Int(0));
+        assert_eq!(object_on(&mut sh, 0, b"s", b"IDLETIME", true), err(errors::NO_LRU));
+    }
+
+    #[test]
+    fn keys_randomkey_skip_expired() {
+        let mut sh = shard();
+        put(&mut sh, "user:1", 0);
+        put(&mut sh, "user:2", NOW - 1);
+        put(&mut sh, "other", 0);
+        let mut k = keys_on(&mut sh, 0, b"user:*");
+        k.sort();
+        assert_eq!(k, vec![Bytes::from_static(b"user:1")]);
+        assert_eq!(keys_on(&mut sh, 0, b"*").len(), 2);
+        for _ in 0..50 {
+            let r = random_on(&mut sh, 0).unwrap();
+            assert_ne!(r, Bytes::from_static(b"user:2"));
+        }
+        let mut empty = shard();
+        put(&mut empty, "gone", NOW - 1);
+        assert_eq!(random_on(&mut empty, 0), None);
+        assert_eq!(empty.dbs[0].len(), 0, "expired keys met are removed");
+    }
+
+    #[test]
+    fn scan_returns_every_key_present_throughout() {
+        let mut sh = shard();
+        for i in 0..5000 {
+            put(&mut sh, &format!("old:{i}"), 0);
+        }
+        for i in 0..100 {
+            put(&mut sh, &format!("dead:{i}"), NOW - 1);
+        }
+        let mut seen = BTreeSet::new();
+        let mut pos = 0;
+        let mut round = 0;
+        loop {
+            let (visited, next, found) = scan_step(&mut sh, 0, pos, 50, None, None);
+            assert!(visited >= found.len());
+            seen.extend(found);
+            // Concurrent inserts and deletes of other keys between steps.
+            for j in 0..40 {
+                put(&mut sh, &format!("new:{round}:{j}"), 0);
+            }
+            sh.dbs[0].remove(format!("new:{}:0", round.max(1) - 1).as_bytes());
+            round += 1;
+            match next {
+                Some(p) => pos = p,
+                None => break,
+            }
+        }
+        for i in 0..5000 {
+            assert!(seen.contains(format!("old:{i}").as_bytes()), "missed old:{i}");
+        }
+        assert!(!seen.iter().any(|k| k.starts_with(b"dead:")), "expired keys are not returned");
+        let (_, _, only) = scan_step(&mut sh, 0, 0, 1 << 20, Some(b"old:1?"), Some(b"STRING"));
+        assert_eq!(only.len(), 10);
+        let (_, next, none) = scan_step(&mut sh, 0, 0, 1 << 20, None, Some(b"list"));
+        assert!(none.is_empty() && next.is_none());
+    }
+}

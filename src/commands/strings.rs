@@ -770,3 +770,338 @@ pub fn lcs_reply(a: &[u8], b: &[u8], args: &[Bytes]) -> Reply {
 pub fn any_exists(sh: &mut Shard, db: usize, keys: &[Bytes]) -> bool {
     keys.iter().any(|k| sh.lookup_write(db, k).is_some())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    fn shard() -> Shard {
+        let mut sh = Shard::new(0, 16, 7);
+        sh.now_ms = NOW;
+        sh
+    }
+
+    fn args(parts: &[&str]) -> Vec<Bytes> {
+        parts.iter().map(|p| Bytes::copy_from_slice(p.as_bytes())).collect()
+    }
+
+    fn call(sh: &mut Shard, f: fn(&mut Shard, usize, &[Bytes]) -> Reply, parts: &[&str]) -> Reply {
+        f(sh, 0, &args(parts))
+    }
+
+    fn bulk(s: &str) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    fn err(s: &str) -> Reply {
+        Reply::error(s.to_string())
+    }
+
+    fn expire_at(sh: &Shard, key: &str) -> u64 {
+        sh.dbs[0].table.get(key.as_bytes()).map_or(u64::MAX, |e| e.expire_at)
+    }
+
+    #[test]
+    fn set_options() {
+        let mut sh = shard();
+        assert_eq!(call(&mut sh, set, &["set", "k", "v", "NX"]), Reply::Ok);
+        assert_eq!(call(&mut sh, set, &["set", "k", "w", "NX"]), Reply::Nil);
+        assert_eq!(call(&mut sh, set, &["set", "k", "w", "nx", "get"]), bulk("v"));
+        assert_eq!(call(&mut sh, set, &["set", "k2", "w", "NX", "GET"]), Reply::Nil);
+        assert_eq!(call(&mut sh, get, &["get", "k2"]), bulk("w"));
+        assert_eq!(call(&mut sh, set, &["set", "nope", "w", "XX"]), Reply::Nil);
+        assert_eq!(call(&mut sh, set, &["set", "k", "x", "XX", "GET"]), bulk("v"));
+        for bad in [
+            &["set", "k", "v", "NX", "XX"][..],
+            &["set", "k", "v", "EX", "10", "PX", "100"],
+            &["set", "k", "v", "EX", "10", "KEEPTTL"],
+            &["set", "k", "v", "KEEPTTL", "EX", "10"],
+            &["set", "k", "v", "EX"],
+            &["set", "k", "v", "PERSIST"],
+            &["set", "k", "v", "foo"],
+        ] {
+            assert_eq!(call(&mut sh, set, bad), err(errors::SYNTAX), "{bad:?}");
+        }
+        assert_eq!(call(&mut sh, set, &["set", "k", "v", "EX", "0"]), err("ERR invalid expire time in 'set' command"));
+        assert_eq!(call(&mut sh, set, &["set", "k", "v", "PX", "-1"]), err("ERR invalid expire time in 'set' command"));
+        assert_eq!(
+            call(&mut sh, set, &["set", "k", "v", "EX", "9223372036854775807"]),
+            err("ERR invalid expire time in 'set' command")
+        );
+        assert_eq!(call(&mut sh, set, &["set", "k", "v", "EX", "x"]), err(errors::NOT_INTEGER));
+        // The same option twice is accepted; the last value wins.
+        assert_eq!(call(&mut sh, set, &["set", "k", "v", "EX", "10", "ex", "20"]), Reply::Ok);
+        assert_eq!(expire_at(&sh, "k"), NOW + 20_000);
+        assert_eq!(call(&mut sh, set, &["set", "k", "v2", "KEEPTTL"]), Reply::Ok);
+        assert_eq!(expire_at(&sh, "k"), NOW + 20_000);
+        assert_eq!(call(&mut sh, set, &["set", "k", "v3"]), Reply::Ok);
+        assert_eq!(expire_at(&sh, "k"), 0);
+        assert_eq!(call(&mut sh, set, &["set", "k", "v", "PXAT", &(NOW + 5).to_string()]), Reply::Ok);
+        assert_eq!(expire_at(&sh, "k"), NOW + 5);
+        assert_eq!(call(&mut sh, set, &["set", "k", "v", "EXAT", "1"]), Reply::Ok);
+        assert_eq!(call(&mut sh, get, &["get", "k"]), Reply::Nil);
+    }
+
+    #[test]
+    fn setnx_setex_getset_getdel() {
+        let mut sh = shard();
+        assert_eq!(call(&mut sh, setnx, &["setnx", "a", "1"]), Reply::Int(1));
+        assert_eq!(call(&mut sh, setnx, &["setnx", "a", "2"]), Reply::Int(0));
+        assert_eq!(call(&mut sh, setex, &["setex", "b", "10", "x"]), Reply::Ok);
+        assert_eq!(expire_at(&sh, "b"), NOW + 10_000);
+        assert_eq!(call(&mut sh, setex, &["setex", "b", "0", "x"]), err("ERR invalid expire time in 'setex' command"));
+        assert_eq!(
+            call(&mut sh, psetex, &["psetex", "b", "-5", "x"]),
+            err("ERR invalid expire time in 'psetex' command")
+        );
+        assert_eq!(call(&mut sh, psetex, &["psetex", "b", "1.5", "x"]), err(errors::NOT_INTEGER));
+        assert_eq!(call(&mut sh, psetex, &["psetex", "c", "1500", "y"]), Reply::Ok);
+        assert_eq!(expire_at(&sh, "c"), NOW + 1500);
+        assert_eq!(call(&mut sh, getset, &["getset", "c", "z"]), bulk("y"));
+        assert_eq!(expire_at(&sh, "c"), 0);
+        assert_eq!(call(&mut sh, getset, &["getset", "new", "z"]), Reply::Nil);
+        assert_eq!(call(&mut sh, getdel, &["getdel", "c"]), bulk("z"));
+        assert_eq!(call(&mut sh, getdel, &["getdel", "c"]), Reply::Nil);
+    }
+
+    #[test]
+    fn getex_options() {
+        let mut sh = shard();
+        call(&mut sh, set, &["set", "k", "v"]);
+        assert_eq!(call(&mut sh, getex, &["getex", "missing", "EX", "10"]), Reply::Nil);
+        assert_eq!(call(&mut sh, getex, &["getex", "k", "EX", "10"]), bulk("v"));
+        assert_eq!(expire_at(&sh, "k"), NOW + 10_000);
+        assert_eq!(call(&mut sh, getex, &["getex", "k"]), bulk("v"));
+        assert_eq!(expire_at(&sh, "k"), NOW + 10_000);
+        assert_eq!(call(&mut sh, getex, &["getex", "k", "PERSIST"]), bulk("v"));
+        assert_eq!(expire_at(&sh, "k"), 0);
+        assert_eq!(call(&mut sh, getex, &["getex", "k", "PXAT", &(NOW + 7).to_string()]), bulk("v"));
+        assert_eq!(expire_at(&sh, "k"), NOW + 7);
+        assert_eq!(call(&mut sh, getex, &["getex", "k", "EX", "1", "PERSIST"]), err(errors::SYNTAX));
+        assert_eq!(call(&mut sh, getex, &["getex", "k", "EX", "1", "PX", "1"]), err(errors::SYNTAX));
+        assert_eq!(call(&mut sh, getex, &["getex", "k", "KEEPTTL"]), err(errors::SYNTAX));
+        assert_eq!(call(&mut sh, getex, &["getex", "k", "EX", "0"]), err("ERR invalid expire time in 'getex' command"));
+        // A deadline already past deletes the key but still returns the value.
+        assert_eq!(call(&mut sh, getex, &["getex", "k", "EXAT", "1"]), bulk("v"));
+        assert_eq!(call(&mut sh, get, &["get", "k"]), Reply::Nil);
+    }
+
+    #[test]
+    fn counters() {
+        let mut sh = shard();
+        assert_eq!(call(&mut sh, incr, &["incr", "n"]), Reply::Int(1));
+        assert_eq!(call(&mut sh, incrby, &["incrby", "n", "41"]), Reply::Int(42));
+        assert_eq!(call(&mut sh, decr, &["decr", "n"]), Reply::Int(41));
+        assert_eq!(call(&mut sh, decrby, &["decrby", "n", "-1"]), Reply::Int(42));
+        assert_eq!(call(&mut sh, decrby, &["decrby", "n", "-9223372036854775808"]), err(errors::DECR_OVERFLOW));
+        assert_eq!(call(&mut sh, incrby, &["incrby", "n", "1x"]), err(errors::NOT_INTEGER));
+        call(&mut sh, set, &["set", "max", "9223372036854775807", "EX", "100"]);
+        assert_eq!(call(&mut sh, incr, &["incr", "max"]), err(errors::OVERFLOW));
+        assert_eq!(call(&mut sh, decr, &["decr", "max"]), Reply::Int(i64::MAX - 1));
+        assert_eq!(expire_at(&sh, "max"), NOW + 100_000, "INCR keeps the TTL");
+        call(&mut sh, set, &["set", "min", "-9223372036854775808"]);
+        assert_eq!(call(&mut sh, decr, &["decr", "min"]), err(errors::OVERFLOW));
+        for bad in ["abc", " 1", "1 ", "01", "1.0", ""] {
+            call(&mut sh, set, &["set", "s", bad]);
+            assert_eq!(call(&mut sh, incr, &["incr", "s"]), err(errors::NOT_INTEGER), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn incrbyfloat_formatting() {
+        let mut sh = shard();
+        assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "f", "10.5"]), bulk("10.5"));
+        assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "f", "0.1"]), bulk("10.6"));
+        assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "f", "-5.6"]), bulk("5"));
+        assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "f", "5.0e3"]), bulk("5005"));
+        assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "f", "x"]), err(errors::NOT_FLOAT));
+        assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "f", "inf"]), err(errors::NAN_OR_INF));
+        call(&mut sh, set, &["set", "s", "hello", "PX", "100"]);
+        assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "s", "1"]), err(errors::NOT_FLOAT));
+        call(&mut sh, set, &["set", "t", "3", "PX", "100"]);
+        assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "t", "1.5"]), bulk("4.5"));
+        assert_eq!(expire_at(&sh, "t"), NOW + 100);
+    }
+
+    #[test]
+    fn append_strlen_ranges() {
+        let mut sh = shard();
+        assert_eq!(call(&mut sh, append, &["append", "s", "Hello"]), Reply::Int(5));
+        assert_eq!(call(&mut sh, append, &["append", "s", " World"]), Reply::Int(11));
+        assert_eq!(call(&mut sh, strlen, &["strlen", "s"]), Reply::Int(11));
+        assert_eq!(call(&mut sh, strlen, &["strlen", "nope"]), Reply::Int(0));
+        let gr = |sh: &mut Shard, a: &str, b: &str| call(sh, getrange, &["getrange", "s", a, b]);
+        assert_eq!(gr(&mut sh, "0", "3"), bulk("Hell"));
+        assert_eq!(gr(&mut sh, "-3", "-1"), bulk("rld"));
+        assert_eq!(gr(&mut sh, "0", "-1"), bulk("Hello World"));
+        assert_eq!(gr(&mut sh, "10", "100"), bulk("d"));
+        assert_eq!(gr(&mut sh, "5", "3"), bulk(""));
+        assert_eq!(gr(&mut sh, "-1", "-5"), bulk(""));
+        assert_eq!(gr(&mut sh, "-100", "2"), bulk("Hel"));
+        assert_eq!(gr(&mut sh, "20", "30"), bulk(""));
+        assert_eq!(gr(&mut sh, "a", "1"), err(errors::NOT_INTEGER));
+        assert_eq!(call(&mut sh, getrange, &["getrange", "nope", "0", "-1"]), bulk(""));
+        call(&mut sh, set, &["set", "i", "12345"]);
+        assert_eq!(call(&mut sh, getrange, &["substr", "i", "1", "2"]), bulk("23"));
+
+        assert_eq!(call(&mut sh, setrange, &["setrange", "s", "6", "Redis"]), Reply::Int(11));
+        assert_eq!(call(&mut sh, get, &["get", "s"]), bulk("Hello Redis"));
+        assert_eq!(call(&mut sh, setrange, &["setrange", "z", "3", "ab"]), Reply::Int(5));
+        assert_eq!(call(&mut sh, get, &["get", "z"]), Reply::Bulk(Bytes::from_static(b"\0\0\0ab")));
+        assert_eq!(call(&mut sh, setrange, &["setrange", "empty", "10", ""]), Reply::Int(0));
+        assert_eq!(call(&mut sh, get, &["get", "empty"]), Reply::Nil);
+        assert_eq!(call(&mut sh, setrange, &["setrange", "s", "100", ""]), Reply::Int(11));
+        assert_eq!(call(&mut sh, setrange, &["setrange", "s", "-1", "x"]), err(errors::OFFSET_RANGE));
+        assert_eq!(call(&mut sh, setrange, &["setrange", "s", "536870912", "x"]), err(errors::OOM_STRING));
+        assert_eq!(call(&mut sh, setrange, &["setrange", "q", "536870912", ""]), Reply::Int(0));
+        assert_eq!(call(&mut sh, setrange, &["setrange", "q", "536870912", "x"]), err(errors::OOM_STRING));
+        call(&mut sh, set, &["set", "i", "12345", "EX", "5"]);
+        assert_eq!(call(&mut sh, setrange, &["setrange", "i", "1", "x"]), Reply::Int(5));
+        assert_eq!(call(&mut sh, get, &["get", "i"]), bulk("1x345"));
+        assert_eq!(expire_at(&sh, "i"), NOW + 5000, "SETRANGE keeps the TTL");
+    }
+
+    fn lcs(a: &str, b: &str, opts: &[&str]) -> Reply {
+        let mut parts = vec!["lcs", "a", "b"];
+        parts.extend_from_slice(opts);
+        lcs_reply(a.as_bytes(), b.as_bytes(), &args(&parts))
+    }
+
+    fn range(a: i64, b: i64) -> Reply {
+        Reply::Array(vec![Reply::Int(a), Reply::Int(b)])
+    }
+
+    #[test]
+    fn lcs_examples_from_the_docs() {
+        assert_eq!(lcs("ohmytext", "mynewtext", &[]), bulk("mytext"));
+        assert_eq!(lcs("ohmytext", "mynewtext", &["LEN"]), Reply::Int(6));
+        let idx = lcs("ohmytext", "mynewtext", &["IDX"]);
+        assert_eq!(
+            idx,
+            Reply::Map(vec![
+                (
+                    bulk("matches"),
+                    Reply::Array(vec![
+                        Reply::Array(vec![range(4, 7), range(5, 8)]),
+                        Reply::Array(vec![range(2, 3), range(0, 1)]),
+                    ])
+                ),
+                (bulk("len"), Reply::Int(6)),
+            ])
+        );
+        let min = lcs("ohmytext", "mynewtext", &["IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"]);
+        assert_eq!(
+            min,
+            Reply::Map(vec![
+                (bulk("matches"), Reply::Array(vec![Reply::Array(vec![range(4, 7), range(5, 8), Reply::Int(4)])])),
+                (bulk("len"), Reply::Int(6)),
+            ])
+        );
+        assert_eq!(lcs("", "abc", &[]), bulk(""));
+        assert_eq!(lcs("abc", "abc", &["LEN", "IDX"]), err(errors::LCS_IDX_AND_LEN));
+        assert_eq!(lcs("abc", "abc", &["MINMATCHLEN"]), err(errors::SYNTAX));
+        assert_eq!(lcs("abc", "abc", &["MINMATCHLEN", "x"]), err(errors::NOT_INTEGER));
+        assert_eq!(lcs("abc", "abc", &["IDX", "MINMATCHLEN", "-3"]).clone(), lcs("abc", "abc", &["IDX"]));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Set(u8, u16),
+        SetNx(u8, u16),
+        Append(u8, u16),
+        Incr(u8, i16),
+        Del(u8),
+        GetDel(u8),
+        SetRange(u8, u8, u16),
+        Get(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..8, any::<u16>()).prop_map(|(k, v)| Op::Set(k, v)),
+            (0u8..8, any::<u16>()).prop_map(|(k, v)| Op::SetNx(k, v)),
+            (0u8..8, any::<u16>()).prop_map(|(k, v)| Op::Append(k, v)),
+            (0u8..8, any::<i16>()).prop_map(|(k, v)| Op::Incr(k, v)),
+            (0u8..8).prop_map(Op::Del),
+            (0u8..8).prop_map(Op::GetDel),
+            (0u8..8, 0u8..8, any::<u16>()).prop_map(|(k, o, v)| Op::SetRange(k, o, v)),
+            (0u8..8).prop_map(Op::Get),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #[test]
+        fn strings_behave_like_a_map(ops in prop::collection::vec(op(), 1..200)) {
+            let mut sh = shard();
+            let mut model: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+            let model_bulk = |v: Option<&Vec<u8>>| v.map_or(Reply::Nil, |v| Reply::Bulk(Bytes::copy_from_slice(v)));
+            for op in ops {
+                match op {
+                    Op::Set(k, v) => {
+                        let (k, v) = (format!("k{k}"), v.to_string());
+                        prop_assert_eq!(call(&mut sh, set, &["set", &k, &v]), Reply::Ok);
+                        model.insert(k, v.into_bytes());
+                    }
+                    Op::SetNx(k, v) => {
+                        let (k, v) = (format!("k{k}"), v.to_string());
+                        let fresh = !model.contains_key(&k);
+                        prop_assert_eq!(call(&mut sh, setnx, &["setnx", &k, &v]), Reply::Int(fresh as i64));
+                        model.entry(k).or_insert(v.into_bytes());
+                    }
+                    Op::Append(k, v) => {
+                        let (k, v) = (format!("k{k}"), v.to_string());
+                        let e = model.entry(k.clone()).or_default();
+                        e.extend_from_slice(v.as_bytes());
+                        prop_assert_eq!(call(&mut sh, append, &["append", &k, &v]), Reply::Int(e.len() as i64));
+                    }
+                    Op::Incr(k, d) => {
+                        let k = format!("k{k}");
+                        let cur = model.get(&k).map(|v| parse_i64_strict(v));
+                        let got = call(&mut sh, incrby, &["incrby", &k, &d.to_string()]);
+                        match cur {
+                            Some(None) => prop_assert_eq!(got, err(errors::NOT_INTEGER)),
+                            c => {
+                                let n = c.flatten().unwrap_or(0) + d as i64;
+                                prop_assert_eq!(got, Reply::Int(n));
+                                model.insert(k, n.to_string().into_bytes());
+                            }
+                        }
+                    }
+                    Op::Del(k) => {
+                        let k = format!("k{k}");
+                        model.remove(&k);
+                        sh.dbs[0].remove(k.as_bytes());
+                    }
+                    Op::GetDel(k) => {
+                        let k = format!("k{k}");
+                        prop_assert_eq!(call(&mut sh, getdel, &["getdel", &k]), model_bulk(model.get(&k)));
+                        model.remove(&k);
+                    }
+                    Op::SetRange(k, o, v) => {
+                        let (k, v) = (format!("k{k}"), v.to_string());
+                        let e = model.entry(k.clone()).or_default();
+                        let end = o as usize + v.len();
+                        if e.len() < end {
+                            e.resize(end, 0);
+                        }
+                        e[o as usize..end].copy_from_slice(v.as_bytes());
+                        let got = call(&mut sh, setrange, &["setrange", &k, &o.to_string(), &v]);
+                        prop_assert_eq!(got, Reply::Int(e.len() as i64));
+                    }
+                    Op::Get(k) => {
+                        let k = format!("k{k}");
+                        prop_assert_eq!(call(&mut sh, get, &["get", &k]), model_bulk(model.get(&k)));
+                    }
+                }
+            }
+            for (k, v) in &model {
+                prop_assert_eq!(call(&mut sh, get, &["get", k]), model_bulk(Some(v)));
+            }
+        }
+    }
+}

@@ -8,7 +8,7 @@ use crate::engine::{Entry, Mode, Shard};
 use crate::protocol::Reply;
 use crate::runtime::Rt;
 use crate::types::{StrValue, Value};
-use crate::util::{glob_match, parse_i64_strict, parse_u64_strict};
+use crate::util::{glob_match, parse_i64_strict};
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[
@@ -784,10 +784,18 @@ async fn copy<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
     tx.run(ds, move |sh| copy_into(sh, dst_db, &dst, v, replace)).await.unwrap_or_else(shutting_down)
 }
 
+/// A SCAN cursor: decimal digits (leading zeros allowed, as `strtoul` reads them) fitting a u64.
+fn parse_cursor(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    text.iter().try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add((d - b'0') as u64))
+}
+
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]. The cursor is `(pos << 8) | shard`.
 async fn scan<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
     let db = ctx.client.db;
-    let Some(cursor) = parse_u64_strict(&args[1]) else { return Reply::error(errors::INVALID_CURSOR) };
+    let Some(cursor) = parse_cursor(&args[1]) else { return Reply::error(errors::INVALID_CURSOR) };
     let mut count: usize = 10;
     let mut pattern: Option<Bytes> = None;
     let mut type_name: Option<Bytes> = None;
@@ -962,6 +970,16 @@ mod tests {
         assert_eq!(sh.dbs[0].table.get(b"a").map(|e| e.expire_at), Some(NOW + 9000));
         assert_eq!(rename_local(&mut sh, 0, &b("a"), &b("c"), true), Reply::Int(1));
         assert_eq!(sh.dbs[0].expires_count(), 1);
+    }
+
+    #[test]
+    fn cursors() {
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b"007"), Some(7));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [&b""[..], b"-1", b" 1", b"1x", b"18446744073709551616"] {
+            assert_eq!(parse_cursor(bad), None);
+        }
     }
 
     #[test]

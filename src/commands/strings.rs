@@ -498,7 +498,8 @@ fn append(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
             let mut buf = Vec::with_capacity(total as usize);
             buf.extend_from_slice(&s.to_bytes());
             buf.extend_from_slice(&args[2]);
-            replace_str(sh, db, &args[1], StrValue::from_owned(Bytes::from(buf)));
+            // Like Redis, an appended-to string is raw bytes, never the integer encoding.
+            replace_str(sh, db, &args[1], StrValue::Raw(Bytes::from(buf)));
             Reply::Int(total as i64)
         }
     }
@@ -563,9 +564,18 @@ fn incrbyfloat(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     if !v.is_finite() {
         return Reply::error(errors::NAN_OR_INF);
     }
-    let text = Bytes::from(format_f64_human(v));
-    replace_str(sh, db, &args[1], StrValue::from_owned(text.clone()));
+    let text = Bytes::from(incrbyfloat_text(v));
+    // Redis stores the result as a plain string (embstr), not as an integer.
+    replace_str(sh, db, &args[1], StrValue::Raw(text.clone()));
     Reply::Bulk(text)
+}
+
+/// INCRBYFLOAT's text for a result. Redis adds in `long double` and prints 17 significant
+/// digits, which hides binary noise such as 0.1 + 0.2 = 0.30000000000000004; rounding a
+/// fractional f64 to 15 significant digits gives the same text in the usual cases.
+fn incrbyfloat_text(v: f64) -> String {
+    let v = if v != v.trunc() { format!("{v:.14e}").parse().unwrap_or(v) } else { v };
+    format_f64_human(v)
 }
 
 /// GETRANGE key start end (and SUBSTR): inclusive, negative offsets count from the end.
@@ -621,7 +631,7 @@ fn setrange(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     }
     buf[offset as usize..end as usize].copy_from_slice(value);
     let len = buf.len() as i64;
-    replace_str(sh, db, &args[1], StrValue::from_owned(Bytes::from(buf)));
+    replace_str(sh, db, &args[1], StrValue::Raw(Bytes::from(buf)));
     Reply::Int(len)
 }
 
@@ -919,6 +929,16 @@ mod tests {
         assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "f", "-5.6"]), bulk("5"));
         assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "f", "5.0e3"]), bulk("5005"));
         assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "f", "x"]), err(errors::NOT_FLOAT));
+        // The examples of Redis's INCRBYFLOAT page.
+        call(&mut sh, set, &["set", "mykey", "10.50"]);
+        assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "mykey", "0.1"]), bulk("10.6"));
+        assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "mykey", "-5"]), bulk("5.6"));
+        call(&mut sh, set, &["set", "mykey", "5.0e3"]);
+        assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "mykey", "2.0e2"]), bulk("5200"));
+        assert_eq!(sh.dbs[0].table.get(b"mykey".as_slice()).map(|e| e.value.encoding()), Some("embstr"));
+        call(&mut sh, set, &["set", "p", "0.1"]);
+        assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "p", "0.2"]), bulk("0.3"));
+        assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "p", "-0.3"]), bulk("0"));
         assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "f", "inf"]), err(errors::NAN_OR_INF));
         call(&mut sh, set, &["set", "s", "hello", "PX", "100"]);
         assert_eq!(call(&mut sh, incrbyfloat, &["incrbyfloat", "s", "1"]), err(errors::NOT_FLOAT));

@@ -11,6 +11,15 @@ pub const SHUTTING_DOWN: &str = "ERR the server is shutting down";
 pub const OOM_STRING: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 pub const NAN_OR_INF: &str = "ERR increment would produce NaN or Infinity";
 pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+pub const DECR_OVERFLOW: &str = "ERR decrement would overflow";
+pub const LCS_WRONGTYPE: &str = "ERR The specified keys must contain string values";
+pub const LCS_IDX_AND_LEN: &str = "ERR If you want both the length and indexes, please just use IDX.";
+pub const LCS_TOO_BIG: &str = "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
+pub const INVALID_CURSOR: &str = "ERR invalid cursor";
+pub const EXPIRE_NX_CONFLICT: &str = "ERR NX and XX, GT or LT options at the same time are not compatible";
+pub const EXPIRE_GT_LT: &str = "ERR GT and LT options at the same time are not compatible";
+pub const NO_LFU: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+pub const NO_LRU: &str = "ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 pub const OFFSET_RANGE: &str = "ERR offset is out of range";
 
 pub fn wrong_args(name: &str) -> String {
@@ -44,4 +53,8 @@ pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> String {
         String::from_utf8_lossy(&sub[..sub.len().min(128)]),
         cmd.to_ascii_uppercase() + " "
     )
+}
+
+pub fn unsupported_option(opt: &[u8]) -> String {
+    format!("ERR Unsupported option {}", String::from_utf8_lossy(opt))
 }

@@ -20,10 +20,21 @@ pub enum MultiKind {
     },
     Copy,
     Lcs,
+    /// KEYS pattern: every shard visited.
+    Keys,
+    /// SCAN: the cursor names a shard and a position in its table.
+    Scan,
+    RandomKey,
+    /// OBJECT subcommand [key]: reads the server's config, then the key's shard.
+    Object,
 }
 
 /// Groups argument indexes by the shard owning the key at each index, in shard order.
-fn by_shard(ctx: &Ctx<'_, impl Rt>, args: &[Bytes], idx: impl Iterator<Item = usize>) -> Vec<(usize, Vec<usize>)> {
+pub(super) fn by_shard(
+    ctx: &Ctx<'_, impl Rt>,
+    args: &[Bytes],
+    idx: impl Iterator<Item = usize>,
+) -> Vec<(usize, Vec<usize>)> {
     let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
     for i in idx {
         let s = ctx.shards.shard_of(&args[i]);
@@ -65,6 +76,9 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, kind: MultiKind, args: &[Bytes]) -
                 }
             }
             Reply::Array(out)
+        }
+        MultiKind::Mset | MultiKind::Msetnx if args.len() % 2 == 0 => {
+            Reply::error(errors::wrong_args(if matches!(kind, MultiKind::Mset) { "mset" } else { "msetnx" }))
         }
         MultiKind::Mset => {
             let groups = by_shard(ctx, args, (1..args.len()).step_by(2));
@@ -121,9 +135,14 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, kind: MultiKind, args: &[Bytes]) -
             }
             Reply::Int(total)
         }
-        MultiKind::Msetnx | MultiKind::Rename { .. } | MultiKind::Copy | MultiKind::Lcs => {
-            super::keys::run_cross(ctx, kind, args).await
-        }
+        MultiKind::Msetnx
+        | MultiKind::Rename { .. }
+        | MultiKind::Copy
+        | MultiKind::Lcs
+        | MultiKind::Keys
+        | MultiKind::Scan
+        | MultiKind::RandomKey
+        | MultiKind::Object => super::keys::run_cross(ctx, kind, args).await,
     }
 }
 

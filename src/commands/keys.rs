@@ -735,9 +735,6 @@ async fn rename<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes], nx: bool) -> Reply 
 }
 
 /// COPY source destination [DB index] [REPLACE]
-///
-/// Known difference: the transaction locks name keys in the connection's database only, so a
-/// copy into another database locks the destination's name in the current one.
 async fn copy<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
     let db = ctx.client.db;
     let mut dst_db = db;
@@ -774,8 +771,8 @@ async fn copy<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
             .await
             .unwrap_or_else(shutting_down);
     }
-    let keys = vec![(src.clone(), Mode::Read), (dst.clone(), Mode::Write)];
-    let tx = ctx.shards.lock(ctx.rt, db as u16, &keys).await;
+    let keys = vec![(db as u16, src.clone(), Mode::Read), (dst_db as u16, dst.clone(), Mode::Write)];
+    let tx = ctx.shards.lock_in(ctx.rt, &keys).await;
     let v = match tx.run(ss, move |sh| read_entry(sh, db, &src)).await {
         Some(Some(v)) => v,
         Some(None) => return Reply::Int(0),

@@ -123,11 +123,17 @@ impl ShardSet {
     /// Locks `keys` on every shard they live on, shard by shard in increasing order, and returns
     /// the transaction that holds them. Dropping it releases everything.
     pub async fn lock<'a, R: Rt>(&'a self, rt: &'a R, db: u16, keys: &[(Bytes, Mode)]) -> Tx<'a, R> {
+        let keys: Vec<(u16, Bytes, Mode)> = keys.iter().map(|(k, m)| (db, k.clone(), *m)).collect();
+        self.lock_in(rt, &keys).await
+    }
+
+    /// Like `lock`, for keys in several databases (COPY ... DB n, MOVE).
+    pub async fn lock_in<'a, R: Rt>(&'a self, rt: &'a R, keys: &[(u16, Bytes, Mode)]) -> Tx<'a, R> {
         let txid = self.next_txid.fetch_add(1, Ordering::Relaxed);
         let mut per_shard: Vec<(usize, Vec<(LockKey, Mode)>)> = Vec::new();
-        for (k, m) in keys {
+        for (db, k, m) in keys {
             let s = self.shard_of(k);
-            let lk = ((db, k.clone()), *m);
+            let lk = ((*db, k.clone()), *m);
             match per_shard.iter_mut().find(|(id, _)| *id == s) {
                 Some((_, v)) => {
                     // One key named twice: a write wins over a read.

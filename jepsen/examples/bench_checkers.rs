@@ -49,6 +49,13 @@ fn main() {
             slowest = (file.clone(), secs);
         }
     }
+    println!(
+        "porcupine (partitioned per key): all {} histories in {:.3} s; slowest {} at {:.3} s",
+        files.len(),
+        all.elapsed().as_secs_f64(),
+        slowest.0,
+        slowest.1
+    );
     for file in ["kv/c10-ok.txt", "kv/c10-bad.txt", "kv/c50-ok.txt", "kv/c50-bad.txt"] {
         let h = parse_kv_log(&std::fs::read_to_string(porcupine.join(file)).unwrap()).unwrap();
         let t = Instant::now();
@@ -68,12 +75,5 @@ fn main() {
         t.elapsed().as_secs_f64(),
         r.anomaly_types(),
         r.verdicts
-    );
-    println!(
-        "porcupine: {} histories in {:.3} s; slowest {} at {:.3} s",
-        files.len(),
-        all.elapsed().as_secs_f64(),
-        slowest.0,
-        slowest.1
     );
 }

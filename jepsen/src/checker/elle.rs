@@ -1024,7 +1024,7 @@ fn classify(kinds: &[u8]) -> AnomalyKind {
     table[variant][base]
 }
 
-fn to_anomaly(local: &Local, g: &Graph, c: FoundCycle) -> Anomaly {
+fn to_anomaly(local: &Local, g: &Graph, c: FoundCycle, realtime: Option<&[Txn]>) -> Anomaly {
     let mut txns = vec![local.nodes[c.start as usize]];
     let mut steps = Vec::new();
     let mut kinds = Vec::new();
@@ -1044,7 +1044,42 @@ fn to_anomaly(local: &Local, g: &Graph, c: FoundCycle) -> Anomaly {
         txns.push(b);
         prev = node;
     }
-    Anomaly::Cycle { kind: classify(&kinds), txns, steps }
+    let kind = classify(&kinds);
+    if let Some(all) = realtime {
+        shortcut_realtime(all, kind, &mut txns, &mut steps);
+    }
+    Anomaly::Cycle { kind, txns, steps }
+}
+
+/// Real-time edges are transitively reduced, so a BFS path can wander through a long chain of
+/// them. Replace any stretch of the cycle by one direct real-time edge where the order holds and
+/// the cycle keeps its class, which makes reports far shorter.
+fn shortcut_realtime(all: &[Txn], kind: AnomalyKind, txns: &mut Vec<usize>, steps: &mut Vec<Step>) {
+    let precedes = |a: usize, b: usize| {
+        all[a].outcome == EventType::Ok && all[a].complete_pos.is_some_and(|c| c < all[b].invoke_pos)
+    };
+    let mut i = 0;
+    while i + 1 < steps.len() {
+        for j in (i + 2..=steps.len()).rev() {
+            if (i == 0 && j == steps.len()) || !precedes(txns[i], txns[j]) {
+                continue;
+            }
+            let kinds: Vec<u8> = steps[..i]
+                .iter()
+                .map(|s| s.kind)
+                .chain(std::iter::once(edge::REALTIME))
+                .chain(steps[j..].iter().map(|s| s.kind))
+                .collect();
+            if classify(&kinds) == kind {
+                let rt =
+                    Step { from: txns[i], to: txns[j], kind: edge::REALTIME, key: None, value: None, next_value: None };
+                steps.splice(i..j, std::iter::once(rt));
+                txns.drain(i + 1..j);
+                break;
+            }
+        }
+        i += 1;
+    }
 }
 
 fn find_cycles(txns: &[Txn], g: &Graph, options: &ElleOptions, anomalies: &mut Vec<Anomaly>) {
@@ -1071,7 +1106,7 @@ fn find_cycles(txns: &[Txn], g: &Graph, options: &ElleOptions, anomalies: &mut V
         let mut found: Vec<AnomalyKind> = Vec::new();
         let push = |c: Option<FoundCycle>, found: &mut Vec<AnomalyKind>, anomalies: &mut Vec<Anomaly>| {
             if let Some(c) = c {
-                let a = to_anomaly(&local, g, c);
+                let a = to_anomaly(&local, g, c, options.realtime.then_some(txns));
                 found.push(a.kind());
                 anomalies.push(a);
             }

@@ -37,7 +37,7 @@ fn si_without_g_single() {
 #[test]
 fn paper_example() {
     let r = check_file("paper-example.edn", &[IsolationLevel::Serializable]);
-    assert!(r.anomaly_types().contains(&"G-single"), "{:?}", r.anomaly_types());
+    assert_eq!(r.anomaly_types(), ["G-single"]);
     assert_eq!(r.verdicts, vec![(IsolationLevel::Serializable, Validity::Invalid)]);
     // The cycle named in expected.tsv (T1 is the file's first transaction, so T2..T4 are ids 1..3).
     let single = r

@@ -133,6 +133,8 @@ async fn simulate(opts: Options, digest: Digest) -> (String, Option<String>) {
         ops_per_client: OPS_PER_SEED / clients,
         extended: opts.extended,
         digest: digest.clone(),
+        counters: vec![Bytes::from("n0"), Bytes::from("n1")],
+        counter_state: Default::default(),
     });
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Result<(), String>>();
     for id in 0..clients {

@@ -2,4 +2,5 @@
 //! clear message; the scenario stops the seed and reports it.
 
 pub mod atomicity;
+pub mod counters;
 pub mod model;

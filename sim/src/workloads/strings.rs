@@ -6,7 +6,7 @@
 //! Adding a command is one row in [`PRIVATE_OPS`] (plus its arm in `checkers::model` if the model
 //! does not know it yet). Rows marked `extended` are off unless the run enables them.
 
-use crate::checkers::{atomicity, model};
+use crate::checkers::{atomicity, counters, model};
 use crate::client::{Client, Reply};
 use crate::digest::Digest;
 use crate::rt::sim_wall_ms;
@@ -25,6 +25,16 @@ pub struct Shared {
     pub ops_per_client: usize,
     pub extended: bool,
     pub digest: Digest,
+    /// Shared counters (`INCR`/`GET`), used only when `extended` (INCR is still being built).
+    pub counters: Vec<Bytes>,
+    pub counter_state: counters::Counters,
+}
+
+/// Which checker a request belongs to.
+enum Target {
+    Private,
+    Group(usize),
+    Counter(Bytes, bool),
 }
 
 /// What a generator may use: the seeded RNG and this client's keys.
@@ -161,10 +171,16 @@ pub async fn client(id: usize, sh: std::sync::Arc<Shared>) -> Result<(), String>
         if !pause.is_zero() {
             madsim::time::sleep(pause).await;
         }
-        let group = if rng.gen_bool(0.35) { Some(rng.gen_range(0..sh.groups.len())) } else { None };
-        let args = match group {
-            Some(g) => {
-                let keys = &sh.groups[g];
+        let target = match rng.gen_range(0..100) {
+            0..=34 => Target::Group(rng.gen_range(0..sh.groups.len())),
+            35..=44 if sh.extended => {
+                Target::Counter(sh.counters[rng.gen_range(0..sh.counters.len())].clone(), rng.gen_bool(0.7))
+            }
+            _ => Target::Private,
+        };
+        let args = match &target {
+            Target::Group(g) => {
+                let keys = &sh.groups[*g];
                 match rng.gen_range(0..20) {
                     0 => [vec![b("DEL")], keys.clone()].concat(),
                     1..=6 => {
@@ -179,7 +195,8 @@ pub async fn client(id: usize, sh: std::sync::Arc<Shared>) -> Result<(), String>
                     _ => [vec![b("MGET")], keys.clone()].concat(),
                 }
             }
-            None => {
+            Target::Counter(k, incr) => vec![if *incr { b("INCR") } else { b("GET") }, k.clone()],
+            Target::Private => {
                 let mut pick = rng.gen_range(0..total);
                 let mut op = ops[0];
                 for o in &ops {
@@ -198,16 +215,23 @@ pub async fn client(id: usize, sh: std::sync::Arc<Shared>) -> Result<(), String>
                 }
             }
         };
+        let ticket = match &target {
+            Target::Counter(k, incr) => Some(sh.counter_state.send(k, *incr)),
+            _ => None,
+        };
         let sent = sim_wall_ms(sh.server_skew_ms);
         let reply = conn.call(&args).await.map_err(|e| format!("client {id}: `{}` failed: {e}", show(&args)))?;
         let recv = sim_wall_ms(sh.server_skew_ms);
         sh.digest.fold(|| format!("c{id} {sent}..{recv} {} -> {reply:?}", show(&args)));
         let w = model::Window { sent, recv };
-        let verdict = match group {
-            Some(g) if args[0] == "MGET" => atomicity::check_group_read(&sh.groups[g], &reply),
-            Some(_) if args[0] == "MSET" && reply != Reply::ok() => Err(format!("`{}` replied {reply:?}", show(&args))),
-            Some(_) => Ok(()),
-            None => model.check(&args, &reply, w),
+        let verdict = match (&target, ticket) {
+            (Target::Group(g), _) if args[0] == "MGET" => atomicity::check_group_read(&sh.groups[*g], &reply),
+            (Target::Group(_), _) if args[0] == "MSET" && reply != Reply::ok() => {
+                Err(format!("atomicity: `{}` replied {reply:?}", show(&args)))
+            }
+            (Target::Group(_), _) => Ok(()),
+            (Target::Counter(k, incr), Some(t)) => sh.counter_state.reply(k, *incr, t, &reply),
+            _ => model.check(&args, &reply, w),
         };
         verdict.map_err(|e| format!("client {id} at {sent}..{recv}ms: {e}"))?;
     }

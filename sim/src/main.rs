@@ -154,6 +154,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if cmd != "replay" {
+        // Many seeds: one line per panic (the failure report repeats it); replay keeps the default.
+        std::panic::set_hook(Box::new(|info| eprintln!("panic: {info}")));
+    }
     match (cmd.as_str(), args.seeds, args.seed) {
         ("run", Some(seeds), _) => run(seeds, &args.opts),
         ("replay", _, Some(seed)) => replay(seed, &args.opts),

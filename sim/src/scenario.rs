@@ -15,7 +15,7 @@ use mayfly::engine::Router;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -46,20 +46,22 @@ pub struct Outcome {
 /// Runs one seed to completion.
 pub fn run(seed: u64, opts: &Options) -> Outcome {
     let digest = Digest::new(opts.trace);
-    let (d, o) = (digest.clone(), opts.clone());
+    let summary = Arc::new(Mutex::new(String::new()));
+    let (d, o, s) = (digest.clone(), opts.clone(), summary.clone());
     let result = std::panic::catch_unwind(AssertUnwindSafe(move || {
         let rt = Runtime::with_seed_and_config(seed, madsim::Config::default());
-        rt.block_on(simulate(o, d))
+        rt.block_on(simulate(o, d, s))
     }));
-    let (summary, failure) = match result {
-        Ok((summary, failure)) => (summary, failure),
+    let summary = summary.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let failure = match result {
+        Ok(failure) => failure,
         Err(panic) => {
             let msg = panic
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".into());
-            (String::new(), Some(format!("panic: {msg}")))
+            Some(format!("panic: {msg}"))
         }
     };
     Outcome { digest: digest.value(), summary, failure, trace: digest.take_trace() }
@@ -84,7 +86,7 @@ fn spanning_group(router: &Router, prefix: &str, size: usize) -> Vec<Bytes> {
     keys
 }
 
-async fn simulate(opts: Options, digest: Digest) -> (String, Option<String>) {
+async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>) -> Option<String> {
     let mut rng = thread_rng();
     let shards = rng.gen_range(1..=4usize);
     let clients = rng.gen_range(3..=6usize);
@@ -98,6 +100,7 @@ async fn simulate(opts: Options, digest: Digest) -> (String, Option<String>) {
         Knobs { cores: shards, clock_skew_ms: skew, perturb_prob, perturb_max_us: 2000, buggify_prob: 0.0, faults };
     let summary = format!("shards={shards} clients={clients} skew={skew}ms perturb={perturb_prob}");
     digest.fold(|| summary.clone());
+    *summary_out.lock().unwrap_or_else(|e| e.into_inner()) = summary;
 
     let router = Router { num_shards: shards, use_tags: false };
     let groups: Vec<Vec<Bytes>> =
@@ -162,9 +165,8 @@ async fn simulate(opts: Options, digest: Digest) -> (String, Option<String>) {
         }
         None
     };
-    let failure = match madsim::time::timeout(LIVENESS_LIMIT, wait).await {
+    match madsim::time::timeout(LIVENESS_LIMIT, wait).await {
         Ok(f) => f,
         Err(_) => Some(format!("liveness: clients did not finish within {LIVENESS_LIMIT:?} of virtual time")),
-    };
-    (summary, failure)
+    }
 }

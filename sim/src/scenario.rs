@@ -92,13 +92,14 @@ async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>
     let clients = rng.gen_range(3..=6usize);
     let skew = rng.gen_range(-2000..=2000i64);
     let perturb_prob = [0.0, 0.1, 0.3, 0.6][rng.gen_range(0..4)];
+    let pauses = rng.gen_bool(0.3);
     let mut faults = BTreeSet::new();
     if opts.canary {
         faults.insert("mset-no-locks");
     }
     let knobs =
         Knobs { cores: shards, clock_skew_ms: skew, perturb_prob, perturb_max_us: 2000, buggify_prob: 0.0, faults };
-    let summary = format!("shards={shards} clients={clients} skew={skew}ms perturb={perturb_prob}");
+    let summary = format!("shards={shards} clients={clients} skew={skew}ms perturb={perturb_prob} pauses={pauses}");
     digest.fold(|| summary.clone());
     *summary_out.lock().unwrap_or_else(|e| e.into_inner()) = summary;
 
@@ -108,7 +109,7 @@ async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>
     let srt = SimRt::new(knobs, digest.clone(), SimDisk::new(rng.gen(), DiskFaults::none()));
 
     let handle = Handle::current();
-    handle
+    let server = handle
         .create_node()
         .name("server")
         .ip(IpAddr::V4(SERVER_IP))
@@ -164,6 +165,28 @@ async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>
             }
         }
         None
+    };
+    // The nemesis: now and then the whole server process stalls (a GC pause, a descheduled VM).
+    let nemesis = async {
+        let mut rng = thread_rng();
+        loop {
+            madsim::time::sleep(Duration::from_millis(rng.gen_range(200..3000))).await;
+            if !pauses {
+                continue;
+            }
+            let stall = Duration::from_millis(rng.gen_range(5..400));
+            digest.fold(|| format!("nemesis: pause server for {stall:?}"));
+            handle.pause(server.id());
+            madsim::time::sleep(stall).await;
+            handle.resume(server.id());
+        }
+    };
+    let wait = async {
+        tokio::select! {
+            biased;
+            f = wait => f,
+            _ = nemesis => None,
+        }
     };
     match madsim::time::timeout(LIVENESS_LIMIT, wait).await {
         Ok(f) => f,

@@ -1,9 +1,13 @@
 //! A tiny RESP2 client over the simulated network: one request at a time, replies parsed by hand.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
+#[cfg(madsim)]
+use bytes::{Buf, BytesMut};
 use std::fmt;
 use std::io;
+#[cfg(madsim)]
 use std::net::SocketAddr;
+#[cfg(madsim)]
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A RESP2 reply.
@@ -107,11 +111,13 @@ pub fn encode(args: &[Bytes], out: &mut Vec<u8>) {
     }
 }
 
+#[cfg(madsim)]
 pub struct Client {
     stream: madsim::net::TcpStream,
     rbuf: BytesMut,
 }
 
+#[cfg(madsim)]
 impl Client {
     pub async fn connect(addr: SocketAddr) -> io::Result<Client> {
         let stream = madsim::net::TcpStream::connect(addr).await?;

@@ -1,0 +1,195 @@
+//! One seed, one world: madsim runtime seeded with the seed, one server node running the real
+//! `mayfly::server::run` on the madsim `Rt`, and 3–6 client nodes running a workload. Everything
+//! the seed decides (shard count, clock skew, perturbation, key groups, every command and sleep)
+//! is drawn from madsim's seeded RNG, so a seed replays exactly.
+
+use crate::digest::Digest;
+use crate::disk::{DiskFaults, SimDisk};
+use crate::rt::{Knobs, SimRt};
+use crate::workloads::strings::{self, Shared};
+use bytes::Bytes;
+use madsim::rand::{thread_rng, Rng};
+use madsim::runtime::{Handle, Runtime};
+use mayfly::config::{Config, ConfigStore};
+use mayfly::engine::Router;
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const PORT: u16 = 6379;
+/// Total operations per seed, shared among the clients.
+const OPS_PER_SEED: usize = 320;
+/// Virtual time after which a seed that has not finished counts as stuck.
+const LIVENESS_LIMIT: Duration = Duration::from_secs(900);
+
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Switch on the `mset-no-locks` canary.
+    pub canary: bool,
+    /// Keep every folded event for printing.
+    pub trace: bool,
+    /// Include commands still being built (INCR, EXPIRE, TTL, ...).
+    pub extended: bool,
+}
+
+pub struct Outcome {
+    pub digest: u64,
+    /// What the seed chose, for the report.
+    pub summary: String,
+    pub failure: Option<String>,
+    pub trace: Vec<String>,
+}
+
+/// Runs one seed to completion.
+pub fn run(seed: u64, opts: &Options) -> Outcome {
+    let digest = Digest::new(opts.trace);
+    let summary = Arc::new(Mutex::new(String::new()));
+    let (d, o, s) = (digest.clone(), opts.clone(), summary.clone());
+    let result = std::panic::catch_unwind(AssertUnwindSafe(move || {
+        let rt = Runtime::with_seed_and_config(seed, madsim::Config::default());
+        rt.block_on(simulate(o, d, s))
+    }));
+    let summary = summary.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let failure = match result {
+        Ok(failure) => failure,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            Some(format!("panic: {msg}"))
+        }
+    };
+    Outcome { digest: digest.value(), summary, failure, trace: digest.take_trace() }
+}
+
+/// Picks `size` keys named `{prefix}{n}` covering as many distinct shards as possible.
+fn spanning_group(router: &Router, prefix: &str, size: usize) -> Vec<Bytes> {
+    let want_shards = size.min(router.num_shards);
+    let mut keys = Vec::new();
+    let mut shards = BTreeSet::new();
+    for n in 0.. {
+        let k = format!("{prefix}{n}");
+        let s = router.shard_of(k.as_bytes());
+        if shards.len() < want_shards && !shards.insert(s) {
+            continue;
+        }
+        keys.push(Bytes::from(k));
+        if keys.len() == size {
+            break;
+        }
+    }
+    keys
+}
+
+async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>) -> Option<String> {
+    let mut rng = thread_rng();
+    let shards = rng.gen_range(1..=4usize);
+    let clients = rng.gen_range(3..=6usize);
+    let skew = rng.gen_range(-2000..=2000i64);
+    let perturb_prob = [0.0, 0.1, 0.3, 0.6][rng.gen_range(0..4)];
+    let pauses = rng.gen_bool(0.3);
+    let mut faults = BTreeSet::new();
+    if opts.canary {
+        faults.insert("mset-no-locks");
+    }
+    let knobs =
+        Knobs { cores: shards, clock_skew_ms: skew, perturb_prob, perturb_max_us: 2000, buggify_prob: 0.0, faults };
+    let summary = format!("shards={shards} clients={clients} skew={skew}ms perturb={perturb_prob} pauses={pauses}");
+    digest.fold(|| summary.clone());
+    *summary_out.lock().unwrap_or_else(|e| e.into_inner()) = summary;
+
+    let router = Router { num_shards: shards, use_tags: false };
+    let groups: Vec<Vec<Bytes>> =
+        (0..3).map(|g| spanning_group(&router, &format!("g{g}:"), rng.gen_range(2..=4))).collect();
+    let srt = SimRt::new(knobs, digest.clone(), SimDisk::new(rng.gen(), DiskFaults::none()));
+
+    let handle = Handle::current();
+    let server = handle
+        .create_node()
+        .name("server")
+        .ip(IpAddr::V4(SERVER_IP))
+        .cores(shards)
+        .init(move || {
+            let rt = srt.clone();
+            async move {
+                let mut store = ConfigStore::defaults();
+                for (k, v) in
+                    [("port", PORT.to_string()), ("bind", "0.0.0.0".into()), ("proactor-threads", shards.to_string())]
+                {
+                    store.set(k, &v, true).unwrap_or_else(|e| panic!("config {k}={v}: {e}"));
+                }
+                if let Err(e) = mayfly::server::run(rt, Config { store }, |_| {}).await {
+                    panic!("server failed: {e}");
+                }
+            }
+        })
+        .build();
+
+    let shared = Arc::new(Shared {
+        server: SocketAddr::new(IpAddr::V4(SERVER_IP), PORT),
+        server_skew_ms: skew,
+        groups,
+        ops_per_client: OPS_PER_SEED / clients,
+        extended: opts.extended,
+        digest: digest.clone(),
+        counters: vec![Bytes::from("n0"), Bytes::from("n1")],
+        counter_state: Default::default(),
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Result<(), String>>();
+    for id in 0..clients {
+        let (sh, tx) = (shared.clone(), tx.clone());
+        handle
+            .create_node()
+            .name(format!("client-{id}"))
+            .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 1, id as u8 + 1)))
+            .init(move || {
+                let (sh, tx) = (sh.clone(), tx.clone());
+                async move {
+                    let _ = tx.send(strings::client(id, sh).await);
+                }
+            })
+            .build();
+    }
+    drop(tx);
+    let wait = async {
+        for _ in 0..clients {
+            match rx.recv().await {
+                Some(Ok(())) => {}
+                Some(Err(e)) => return Some(e),
+                None => return Some("a client vanished".into()),
+            }
+        }
+        None
+    };
+    // The nemesis: now and then the whole server process stalls (a GC pause, a descheduled VM).
+    let nemesis = async {
+        let mut rng = thread_rng();
+        loop {
+            madsim::time::sleep(Duration::from_millis(rng.gen_range(200..3000))).await;
+            if !pauses {
+                continue;
+            }
+            let stall = Duration::from_millis(rng.gen_range(5..400));
+            digest.fold(|| format!("nemesis: pause server for {stall:?}"));
+            handle.pause(server.id());
+            madsim::time::sleep(stall).await;
+            handle.resume(server.id());
+        }
+    };
+    let wait = async {
+        tokio::select! {
+            biased;
+            f = wait => f,
+            _ = nemesis => None,
+        }
+    };
+    match madsim::time::timeout(LIVENESS_LIMIT, wait).await {
+        Ok(f) => f,
+        Err(_) => Some(format!("liveness: clients did not finish within {LIVENESS_LIMIT:?} of virtual time")),
+    }
+}

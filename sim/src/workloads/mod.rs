@@ -1,0 +1,4 @@
+//! Workloads: what the simulated clients do. Each workload drives one client connection and runs
+//! its replies through the checkers.
+
+pub mod strings;

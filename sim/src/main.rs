@@ -1,8 +1,8 @@
 //! `mayfly-sim`: deterministic simulation of Mayfly. See sim/README.md.
 //!
 //! ```text
-//! mayfly-sim run --seeds A..B [--canary] [--extended]   each seed runs twice; digests must match
-//! mayfly-sim replay --seed S [--trace] [--canary] [--extended]
+//! mayfly-sim run --seeds A..B [--canary] [--basic]   each seed runs twice; digests must match
+//! mayfly-sim replay --seed S [--trace] [--canary] [--basic]
 //! mayfly-sim canary [--seeds 0..200]                    exits 0 iff the checkers catch mset-no-locks
 //! ```
 
@@ -52,7 +52,8 @@ fn parse_range(s: &str) -> Result<Range<u64>, String> {
 
 #[cfg(madsim)]
 fn parse(args: &[String]) -> Result<Args, String> {
-    let mut out = Args { seeds: None, seed: None, opts: Options::default() };
+    // Every command the server has is exercised unless --basic asks for the original set only.
+    let mut out = Args { seeds: None, seed: None, opts: Options { extended: true, ..Options::default() } };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -64,6 +65,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--trace" => out.opts.trace = true,
             "--canary" => out.opts.canary = true,
             "--extended" => out.opts.extended = true,
+            "--basic" => out.opts.extended = false,
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -76,8 +78,8 @@ fn flags(opts: &Options) -> String {
     if opts.canary {
         f.push_str(" --canary");
     }
-    if opts.extended {
-        f.push_str(" --extended");
+    if !opts.extended {
+        f.push_str(" --basic");
     }
     f
 }
@@ -164,8 +166,8 @@ fn canary(seeds: Range<u64>, opts: &Options) -> ExitCode {
 #[cfg(madsim)]
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: mayfly-sim run --seeds A..B [--canary] [--extended]\n       \
-                 mayfly-sim replay --seed S [--trace] [--canary] [--extended]\n       \
+    let usage = "usage: mayfly-sim run --seeds A..B [--canary] [--basic]\n       \
+                 mayfly-sim replay --seed S [--trace] [--canary] [--basic]\n       \
                  mayfly-sim canary [--seeds A..B]";
     let Some((cmd, rest)) = argv.split_first() else {
         eprintln!("{usage}");

@@ -4,7 +4,7 @@
 //! seconds so TTLs expire mid-run.
 //!
 //! Adding a command is one row in [`PRIVATE_OPS`] (plus its arm in `checkers::model` if the model
-//! does not know it yet). Rows marked `extended` are off unless the run enables them.
+//! does not know it yet). Rows marked `extended` (INCR, EXPIRE, TTL, ... ) are on unless the run says `--basic`.
 
 use crate::checkers::{atomicity, counters, model};
 use crate::client::{Client, Reply};
@@ -25,7 +25,7 @@ pub struct Shared {
     pub ops_per_client: usize,
     pub extended: bool,
     pub digest: Digest,
-    /// Shared counters (`INCR`/`GET`), used only when `extended` (INCR is still being built).
+    /// Shared counters (`INCR`/`GET`), used only when `extended`.
     pub counters: Vec<Bytes>,
     pub counter_state: counters::Counters,
 }

@@ -67,6 +67,14 @@ impl ServerState {
         self.stopping.load(Ordering::Acquire)
     }
 
+    /// Installs a whole new configuration (an atomic CONFIG SET), refreshing the cached values.
+    pub fn config_replace(&self, new: ConfigStore) {
+        let mut store = self.config.write().unwrap();
+        *store = new;
+        self.proto_max_bulk_len.store(store.get_int("proto-max-bulk-len"), Ordering::Relaxed);
+        self.client_query_buffer_limit.store(store.get_int("client-query-buffer-limit"), Ordering::Relaxed);
+    }
+
     /// Applies a CONFIG SET, refreshing the values cached for the hot path.
     pub fn config_set(&self, name: &str, value: &str) -> Result<(), String> {
         let mut store = self.config.write().unwrap();

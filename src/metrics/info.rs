@@ -47,6 +47,9 @@ pub struct InfoSnapshot {
     pub dbs: Vec<DbCounts>,
     /// (name, stats), e.g. ("get", ..) or ("client|list", ..).
     pub commands: Vec<(&'static str, CommandStat)>,
+    /// (error code, count) for errorstats.
+    pub errors: Vec<(String, u64)>,
+    pub ops_per_sec: u64,
 }
 
 /// Sections in the order Redis prints them, and whether `INFO`/`default` includes each.
@@ -219,7 +222,7 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
             out.push_str("# Stats\r\n");
             kv(out, "total_connections_received", s.total_connections_received);
             kv(out, "total_commands_processed", s.total_commands_processed);
-            kv(out, "instantaneous_ops_per_sec", 0);
+            kv(out, "instantaneous_ops_per_sec", s.ops_per_sec);
             kv(out, "total_net_input_bytes", 0);
             kv(out, "total_net_output_bytes", 0);
             kv(out, "instantaneous_input_kbps", "0.00");
@@ -255,7 +258,7 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
             kv(out, "tracking_total_items", 0);
             kv(out, "tracking_total_prefixes", 0);
             kv(out, "unexpected_error_replies", 0);
-            let errors: u64 = s.commands.iter().map(|(_, c)| c.failed_calls + c.rejected_calls).sum();
+            let errors: u64 = s.errors.iter().map(|(_, n)| n).sum();
             kv(out, "total_error_replies", errors);
             kv(out, "dump_payload_sanitizations", 0);
             kv(out, "total_reads_processed", s.total_commands_processed);
@@ -295,7 +298,12 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
                 );
             }
         }
-        "errorstats" => out.push_str("# Errorstats\r\n"),
+        "errorstats" => {
+            out.push_str("# Errorstats\r\n");
+            for (code, n) in &s.errors {
+                let _ = write!(out, "errorstat_{code}:count={n}\r\n");
+            }
+        }
         "cluster" => {
             out.push_str("# Cluster\r\n");
             kv(out, "cluster_enabled", 0);
@@ -338,6 +346,9 @@ mod tests {
             text.contains("\r\n\r\n# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=0\r\ndb2:keys=5,expires=0,avg_ttl=0\r\n")
         );
         assert!(!text.contains("db1:"));
+        s.errors = vec![("ERR".into(), 3), ("WRONGTYPE".into(), 1)];
+        let errs = render(&["errorstats"], &s);
+        assert_eq!(errs, "# Errorstats\r\nerrorstat_ERR:count=3\r\nerrorstat_WRONGTYPE:count=1\r\n");
         assert!(text.ends_with("cmdstat_get:calls=4,usec=10,usec_per_call=2.50,rejected_calls=0,failed_calls=1\r\n"));
     }
 

@@ -9,7 +9,6 @@ use crate::runtime::Rt;
 use crate::util::glob_match;
 use bytes::Bytes;
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 
 const HELP: &[&str] = &[
     "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -49,8 +48,7 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> Repl
             for s in 0..ctx.shards.num_shards() {
                 ctx.shards.hop(ctx.rt, s, |sh| sh.stats = ShardStats::default()).await;
             }
-            ctx.server.stats.connections_received.store(0, Ordering::Relaxed);
-            ctx.server.stats.rejected_connections.store(0, Ordering::Relaxed);
+            ctx.server.stats.reset();
             Reply::Ok
         }
         "rewrite" => Reply::error("ERR The server is running without a config file"),

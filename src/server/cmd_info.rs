@@ -113,5 +113,14 @@ async fn gather<R: Rt>(ctx: &mut Ctx<'_, R>, want_commands: bool) -> InfoSnapsho
     // A baseline like an empty Redis's, so `used_memory` is never implausibly small.
     s.used_memory += 900 * 1024;
     s.commands = commands.into_iter().collect();
+    s.errors = server.stats.errors.lock().unwrap().iter().map(|(k, v)| (k.clone(), *v)).collect();
+    {
+        // Operations per second since the previous INFO (Redis samples every 100ms instead).
+        let mut last = server.stats.ops_sample.lock().unwrap();
+        let (then, before) = *last;
+        let elapsed = now_ms.saturating_sub(if then == 0 { server.start_ms } else { then });
+        s.ops_per_sec = (s.total_commands_processed.saturating_sub(before) * 1000).checked_div(elapsed).unwrap_or(0);
+        *last = (now_ms, s.total_commands_processed);
+    }
     s
 }

@@ -129,11 +129,19 @@ impl<R: Rt> Connection<R> {
             self.client.reply_mode = ReplyMode::Skipping;
         }
         let (reply, args) = self.execute(args).await;
+        if let Reply::Error(e) = &reply {
+            self.state.stats.count_error(e);
+        }
         let suppressed = self.client.reply_mode != ReplyMode::On;
         if self.client.reply_mode == ReplyMode::Skipping {
             self.client.reply_mode = ReplyMode::On;
         }
         (if suppressed { None } else { Some(reply) }, args)
+    }
+
+    /// Counts a call refused before it ran (INFO commandstats `rejected_calls`).
+    fn reject(&self, name: &'static str) {
+        self.home.borrow_mut().stats.commands.entry(name).or_default().rejected_calls += 1;
     }
 
     async fn execute(&mut self, mut args: Vec<Bytes>) -> (Reply, Vec<Bytes>) {
@@ -143,10 +151,12 @@ impl<R: Rt> Connection<R> {
             return (Reply::error(msg), args);
         };
         if !spec.arity_ok(args.len()) {
+            self.reject(spec.name);
             args.clear();
             return (Reply::error(errors::wrong_args(spec.name)), args);
         }
         if !self.client.authenticated && !spec.has_flag("no-auth") {
+            self.reject(spec.name);
             args.clear();
             return (Reply::error(errors::NOAUTH), args);
         }

@@ -115,12 +115,16 @@ async fn gather<R: Rt>(ctx: &mut Ctx<'_, R>, want_commands: bool) -> InfoSnapsho
     s.commands = commands.into_iter().collect();
     s.errors = server.stats.errors.lock().unwrap().iter().map(|(k, v)| (k.clone(), *v)).collect();
     {
-        // Operations per second since the previous INFO (Redis samples every 100ms instead).
+        // Operations per second between INFO calls at least a second apart (Redis samples every
+        // 100ms instead); closer calls repeat the last rate.
         let mut last = server.stats.ops_sample.lock().unwrap();
-        let (then, before) = *last;
+        let (then, before, _) = *last;
         let elapsed = now_ms.saturating_sub(if then == 0 { server.start_ms } else { then });
-        s.ops_per_sec = (s.total_commands_processed.saturating_sub(before) * 1000).checked_div(elapsed).unwrap_or(0);
-        *last = (now_ms, s.total_commands_processed);
+        if elapsed >= 1000 {
+            let rate = (s.total_commands_processed.saturating_sub(before) * 1000).checked_div(elapsed).unwrap_or(0);
+            *last = (now_ms, s.total_commands_processed, rate);
+        }
+        s.ops_per_sec = last.2;
     }
     s
 }

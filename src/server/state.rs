@@ -16,8 +16,8 @@ pub struct ServerStats {
     /// Error replies by their first word (`ERR`, `WRONGTYPE`), for INFO errorstats. Errors are
     /// rare enough for one lock.
     pub errors: Mutex<BTreeMap<String, u64>>,
-    /// (wall ms, total commands) at the previous INFO, for instantaneous_ops_per_sec.
-    pub ops_sample: Mutex<(u64, u64)>,
+    /// (wall ms, total commands, rate) at the last sample, for instantaneous_ops_per_sec.
+    pub ops_sample: Mutex<(u64, u64, u64)>,
 }
 
 impl ServerStats {

@@ -8,6 +8,7 @@
 pub mod commands;
 pub mod config;
 pub mod engine;
+pub mod metrics;
 pub mod protocol;
 pub mod runtime;
 pub mod server;

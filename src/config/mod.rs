@@ -9,8 +9,8 @@ mod store;
 
 pub use flags::{parse_command_line, FlagError};
 pub use memsize::parse_memory;
-pub use params::{Kind, Param, PARAMS};
-pub use store::ConfigStore;
+pub use params::{find, Kind, Param, ALIASES, PARAMS};
+pub use store::{normalize, ConfigStore};
 
 /// The settings the process starts with, read from the store once at startup.
 #[derive(Clone, Debug)]

@@ -5,7 +5,7 @@ use crate::protocol::RespVersion;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
@@ -55,9 +55,35 @@ pub struct ClientHandle {
     pub db: std::sync::atomic::AtomicUsize,
     pub last_cmd: Mutex<&'static str>,
     pub lib: Mutex<(Option<Bytes>, Option<Bytes>)>,
+    /// Wall-clock ms of the last command (CLIENT LIST `idle`).
+    pub last_ms: AtomicU64,
+    /// 2 or 3 (CLIENT LIST `resp`).
+    pub resp: AtomicU8,
+    /// CLIENT LIST flags that other threads print: no-evict (`e`), no-touch (`T`).
+    pub no_evict: AtomicBool,
+    pub no_touch: AtomicBool,
 }
 
 impl ClientHandle {
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> ClientHandle {
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            name: Mutex::new(None),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+            created_ms: now_ms,
+            db: Default::default(),
+            last_cmd: Mutex::new("NULL"),
+            lib: Mutex::new((None, None)),
+            last_ms: AtomicU64::new(now_ms),
+            resp: AtomicU8::new(2),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
+        }
+    }
+
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill.notify_one();

@@ -14,7 +14,7 @@ use crate::runtime::Rt;
 use bytes::{Bytes, BytesMut};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -35,18 +35,7 @@ impl<R: Rt> Connection<R> {
         let id = state.next_client_id.fetch_add(1, Ordering::Relaxed);
         let now = rt.wall_ms();
         let thread = home.borrow().id;
-        let handle = Arc::new(ClientHandle {
-            id,
-            addr: peer,
-            laddr: state.addr,
-            name: Mutex::new(None),
-            killed: Default::default(),
-            kill: Default::default(),
-            created_ms: now,
-            db: Default::default(),
-            last_cmd: Mutex::new("NULL"),
-            lib: Mutex::new((None, None)),
-        });
+        let handle = Arc::new(ClientHandle::new(id, peer, state.addr, now));
         let client = ClientState {
             id,
             db: 0,
@@ -180,18 +169,25 @@ impl<R: Rt> Connection<R> {
 
     /// Checks and runs one request; `None` when the client asked for no reply.
     async fn handle(&mut self, args: Vec<Bytes>) -> (Option<Reply>, Vec<Bytes>) {
-        let reply_mode = self.client.reply_mode;
+        // As Redis: SKIP makes the next command's reply vanish; CLIENT REPLY OFF and SKIP are
+        // themselves silent; CLIENT REPLY ON answers +OK even when replies were off.
+        if self.client.reply_mode == ReplyMode::Skip {
+            self.client.reply_mode = ReplyMode::Skipping;
+        }
         let (reply, args) = self.execute(args).await;
-        let suppressed = match (reply_mode, self.client.reply_mode) {
-            (ReplyMode::Off, ReplyMode::On) => false, // CLIENT REPLY ON answers
-            (ReplyMode::Off, _) => true,
-            (ReplyMode::Skip, _) => {
-                self.client.reply_mode = ReplyMode::On;
-                true
-            }
-            _ => false,
-        };
+        if let Reply::Error(e) = &reply {
+            self.state.stats.count_error(e);
+        }
+        let suppressed = self.client.reply_mode != ReplyMode::On;
+        if self.client.reply_mode == ReplyMode::Skipping {
+            self.client.reply_mode = ReplyMode::On;
+        }
         (if suppressed { None } else { Some(reply) }, args)
+    }
+
+    /// Counts a call refused before it ran (INFO commandstats `rejected_calls`).
+    fn reject(&self, name: &'static str) {
+        self.home.borrow_mut().stats.commands.entry(name).or_default().rejected_calls += 1;
     }
 
     async fn execute(&mut self, mut args: Vec<Bytes>) -> (Reply, Vec<Bytes>) {
@@ -201,20 +197,34 @@ impl<R: Rt> Connection<R> {
             return (Reply::error(msg), args);
         };
         if !spec.arity_ok(args.len()) {
+            self.reject(spec.name);
             args.clear();
             return (Reply::error(errors::wrong_args(spec.name)), args);
         }
         if !self.client.authenticated && !spec.has_flag("no-auth") {
+            self.reject(spec.name);
             args.clear();
             return (Reply::error(errors::NOAUTH), args);
         }
-        self.client.last_cmd = spec.name;
+        self.client.last_cmd = crate::server::meta::full_name(spec, &args);
+        let now_ms = self.rt.wall_ms();
+        {
+            let h = &self.client.handle;
+            *h.last_cmd.lock().unwrap() = self.client.last_cmd;
+            h.last_ms.store(now_ms, Ordering::Relaxed);
+        }
         let mut ctx =
             Ctx { rt: &self.rt, shards: &self.shards, home: &self.home, server: &self.state, client: &mut self.client };
         let start = self.rt.now();
         let out = commands::execute(&mut ctx, spec, args).await;
+        {
+            let h = &self.client.handle;
+            h.db.store(self.client.db, Ordering::Relaxed);
+            h.resp
+                .store(if self.client.resp == crate::protocol::RespVersion::Resp3 { 3 } else { 2 }, Ordering::Relaxed);
+        }
         let elapsed = self.rt.now().saturating_sub(start);
-        self.home.borrow_mut().stats.record_command(spec.name, elapsed, out.0.is_error());
+        self.home.borrow_mut().stats.record_command(self.client.last_cmd, elapsed, out.0.is_error());
         out
     }
 }

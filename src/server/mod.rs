@@ -2,9 +2,16 @@
 //! connection or the whole server rather than on keys.
 
 mod client;
+mod cmd_client;
+mod cmd_command;
+mod cmd_config;
+mod cmd_conn;
+mod cmd_info;
+mod cmd_server;
 pub mod commands;
 mod connection;
 pub mod dispatch;
+pub mod meta;
 mod squash;
 mod state;
 

@@ -3,6 +3,7 @@
 use super::client::ClientRegistry;
 use crate::config::{Config, ConfigStore};
 use crate::runtime::Rt;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -12,6 +13,33 @@ use tokio::sync::Notify;
 pub struct ServerStats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
+    /// Error replies by their first word (`ERR`, `WRONGTYPE`), for INFO errorstats. Errors are
+    /// rare enough for one lock.
+    pub errors: Mutex<BTreeMap<String, u64>>,
+    /// (wall ms, total commands, rate) at the last sample, for instantaneous_ops_per_sec.
+    pub ops_sample: Mutex<(u64, u64, u64)>,
+}
+
+impl ServerStats {
+    pub fn count_error(&self, msg: &str) {
+        let code = msg.split(' ').next().unwrap_or("ERR");
+        let mut m = self.errors.lock().unwrap();
+        let full = m.len() >= 128;
+        match m.get_mut(code) {
+            Some(n) => *n += 1,
+            // Redis stops adding new error codes after 128 distinct ones.
+            None if !full => {
+                m.insert(code.to_string(), 1);
+            }
+            None => {}
+        }
+    }
+
+    pub fn reset(&self) {
+        self.connections_received.store(0, Ordering::Relaxed);
+        self.rejected_connections.store(0, Ordering::Relaxed);
+        self.errors.lock().unwrap().clear();
+    }
 }
 
 pub struct ServerState {
@@ -65,6 +93,14 @@ impl ServerState {
 
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Installs a whole new configuration (an atomic CONFIG SET), refreshing the cached values.
+    pub fn config_replace(&self, new: ConfigStore) {
+        let mut store = self.config.write().unwrap();
+        *store = new;
+        self.proto_max_bulk_len.store(store.get_int("proto-max-bulk-len"), Ordering::Relaxed);
+        self.client_query_buffer_limit.store(store.get_int("client-query-buffer-limit"), Ordering::Relaxed);
     }
 
     /// Applies a CONFIG SET, refreshing the values cached for the hot path.

@@ -1,0 +1,6 @@
+//! Server metrics as text: INFO's sections. Gathering the numbers is the server's job; this
+//! module only formats a snapshot, so it can be tested without a running server.
+
+pub mod info;
+
+pub use info::{render, DbCounts, InfoSnapshot};

@@ -1,0 +1,130 @@
+//! INFO: gathers a snapshot from every shard and the server state, then `metrics` formats it.
+
+use crate::commands::Ctx;
+use crate::engine::{CommandStat, Shard};
+use crate::metrics::info::{render, select_sections, DbCounts, InfoSnapshot};
+use crate::protocol::Reply;
+use crate::runtime::Rt;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+
+/// Entries looked at per database when estimating memory; larger databases are extrapolated so
+/// INFO stays cheap. (Real memory accounting replaces this.)
+const MEMORY_SAMPLE: usize = 2000;
+
+struct ShardPart {
+    dbs: Vec<DbCounts>,
+    memory: u64,
+    expired: u64,
+    hits: u64,
+    misses: u64,
+    processed: u64,
+    commands: Vec<(&'static str, CommandStat)>,
+}
+
+fn shard_part(sh: &mut Shard, want_commands: bool) -> ShardPart {
+    let mut memory = 0u64;
+    let dbs = sh
+        .dbs
+        .iter()
+        .map(|db| {
+            let n = db.len();
+            if n > 0 {
+                let (mut seen, mut bytes) = (0usize, 0u64);
+                for e in db.table.iter().take(MEMORY_SAMPLE) {
+                    seen += 1;
+                    bytes += (e.key.len() + e.value.heap_size() + 64) as u64;
+                }
+                memory += bytes * n as u64 / seen.max(1) as u64;
+            }
+            DbCounts { keys: n as u64, expires: db.expires_count() as u64 }
+        })
+        .collect();
+    let st = &sh.stats;
+    ShardPart {
+        dbs,
+        memory,
+        expired: st.expired_keys,
+        hits: st.keyspace_hits,
+        misses: st.keyspace_misses,
+        processed: st.commands_processed,
+        commands: if want_commands { st.commands.iter().map(|(k, v)| (*k, *v)).collect() } else { Vec::new() },
+    }
+}
+
+pub async fn info<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
+    let names: Vec<String> = args[1..].iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+    let sections = select_sections(&refs);
+    let snap = gather(ctx, sections.contains(&"commandstats") || sections.contains(&"stats")).await;
+    Reply::Verbatim("txt", Bytes::from(render(&sections, &snap)))
+}
+
+async fn gather<R: Rt>(ctx: &mut Ctx<'_, R>, want_commands: bool) -> InfoSnapshot {
+    let server = ctx.server;
+    let now_ms = ctx.rt.wall_ms();
+    let mut s = {
+        let cfg = server.config.read().unwrap();
+        InfoSnapshot {
+            redis_version: crate::REDIS_VERSION,
+            mayfly_version: crate::VERSION,
+            run_id: server.run_id.clone(),
+            tcp_port: server.addr.port(),
+            now_ms,
+            uptime_secs: ctx.rt.now().saturating_sub(server.start_mono).as_secs(),
+            hz: cfg.get_int("hz"),
+            process_id: 0,
+            executable: String::new(),
+            config_file: String::new(),
+            threads: ctx.shards.num_shards(),
+            shards: server.num_shards,
+            connected_clients: server.clients.len(),
+            maxclients: cfg.get_int("maxclients"),
+            maxmemory: cfg.get_int("maxmemory"),
+            maxmemory_policy: cfg.get_str("maxmemory-policy").to_string(),
+            last_save_secs: server.start_ms / 1000,
+            total_connections_received: server.stats.connections_received.load(Ordering::Relaxed),
+            rejected_connections: server.stats.rejected_connections.load(Ordering::Relaxed),
+            repl_backlog_size: cfg.get_int("repl-backlog-size"),
+            dbs: vec![DbCounts::default(); ctx.shards.dbnum],
+            ..Default::default()
+        }
+    };
+    let mut commands: std::collections::BTreeMap<&'static str, CommandStat> = Default::default();
+    for id in 0..ctx.shards.num_shards() {
+        let Some(p) = ctx.shards.hop(ctx.rt, id, move |sh| shard_part(sh, want_commands)).await else { continue };
+        for (i, d) in p.dbs.iter().enumerate() {
+            s.dbs[i].keys += d.keys;
+            s.dbs[i].expires += d.expires;
+        }
+        s.used_memory += p.memory;
+        s.expired_keys += p.expired;
+        s.keyspace_hits += p.hits;
+        s.keyspace_misses += p.misses;
+        s.total_commands_processed += p.processed;
+        for (name, c) in p.commands {
+            let t = commands.entry(name).or_default();
+            t.calls += c.calls;
+            t.usec += c.usec;
+            t.failed_calls += c.failed_calls;
+            t.rejected_calls += c.rejected_calls;
+        }
+    }
+    // A baseline like an empty Redis's, so `used_memory` is never implausibly small.
+    s.used_memory += 900 * 1024;
+    s.commands = commands.into_iter().collect();
+    s.errors = server.stats.errors.lock().unwrap().iter().map(|(k, v)| (k.clone(), *v)).collect();
+    {
+        // Operations per second between INFO calls at least a second apart (Redis samples every
+        // 100ms instead); closer calls repeat the last rate.
+        let mut last = server.stats.ops_sample.lock().unwrap();
+        let (then, before, _) = *last;
+        let elapsed = now_ms.saturating_sub(if then == 0 { server.start_ms } else { then });
+        if elapsed >= 1000 {
+            let rate = (s.total_commands_processed.saturating_sub(before) * 1000).checked_div(elapsed).unwrap_or(0);
+            *last = (now_ms, s.total_commands_processed, rate);
+        }
+        s.ops_per_sec = last.2;
+    }
+    s
+}

@@ -29,6 +29,15 @@ impl Db {
         self.expires.len()
     }
 
+    /// Removes `key` if its deadline has passed; true when it did.
+    pub fn expire_if_due(&mut self, key: &[u8], now: u64) -> bool {
+        let due = matches!(self.table.get(key), Some(e) if e.expire_at != 0 && e.expire_at <= now);
+        if due {
+            self.remove(key);
+        }
+        due
+    }
+
     /// Finds a live key, removing it first if its deadline has passed. Returns the entry and
     /// whether an expiry happened.
     pub fn lookup(&mut self, key: &[u8], now: u64) -> (Option<&mut Entry>, bool) {

@@ -5,6 +5,7 @@ mod db;
 mod driver;
 mod keytable;
 mod locks;
+pub mod notify;
 mod shard;
 mod shardset;
 pub mod slot;

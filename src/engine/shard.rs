@@ -3,6 +3,7 @@
 
 use super::db::Db;
 use super::locks::{LockKey, LockTable, Mode, Waiter};
+use super::notify::{class, KeyEvent, NotifyFlags};
 use bytes::Bytes;
 
 /// Work for a shard: runs synchronously with the shard to itself.
@@ -47,6 +48,10 @@ pub struct Shard {
     pub now_ms: u64,
     /// Random state for sampling (RANDOMKEY), seeded through the runtime.
     rng: u64,
+    /// Which keyspace notifications to record (`notify-keyspace-events`).
+    pub notify_flags: NotifyFlags,
+    /// Events recorded by `notify`, waiting to be published.
+    pub events: Vec<KeyEvent>,
 }
 
 impl Shard {
@@ -59,6 +64,8 @@ impl Shard {
             stats: ShardStats::default(),
             now_ms: 0,
             rng: seed | 1,
+            notify_flags: NotifyFlags::default(),
+            events: Vec::new(),
         }
     }
 
@@ -70,6 +77,14 @@ impl Shard {
         x ^= x >> 27;
         self.rng = x;
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Every change to a key goes through here: `class` is Redis's notification class
+    /// (`notify::class`), `event` Redis's event name ("set", "del", "expire", "hset", ...).
+    pub fn notify(&mut self, db: usize, class: u8, event: &'static str, key: &[u8]) {
+        if self.notify_flags.wants(class) {
+            self.events.push(KeyEvent { db, class, event, key: Bytes::copy_from_slice(key) });
+        }
     }
 
     /// Runs `f` now if no lock stands in the way of `keys`, else queues it behind the lock.
@@ -100,11 +115,15 @@ impl Shard {
     pub fn expire_cycle(&mut self, budget: usize) -> usize {
         let now = self.now_ms;
         let mut total = 0;
-        for db in &mut self.dbs {
+        let mut expired = Vec::new();
+        for (i, db) in self.dbs.iter_mut().enumerate() {
             if total >= budget {
                 break;
             }
-            total += db.expire_due(now, budget - total, |_| {});
+            total += db.expire_due(now, budget - total, |k| expired.push((i, k.clone())));
+        }
+        for (db, key) in expired {
+            self.notify(db, class::EXPIRED, "expired", &key);
         }
         self.stats.expired_keys += total as u64;
         total
@@ -113,11 +132,11 @@ impl Shard {
     /// Finds a live key in `db`, expiring it lazily, and counts the hit or miss.
     pub fn lookup(&mut self, db: usize, key: &[u8]) -> Option<&mut super::keytable::Entry> {
         let now = self.now_ms;
-        let (entry, expired) = self.dbs[db].lookup(key, now);
-        if expired {
+        if self.dbs[db].expire_if_due(key, now) {
             self.stats.expired_keys += 1;
+            self.notify(db, class::EXPIRED, "expired", key);
         }
-        match entry {
+        match self.dbs[db].table.get_mut(key) {
             Some(e) => {
                 self.stats.keyspace_hits += 1;
                 Some(e)
@@ -132,10 +151,10 @@ impl Shard {
     /// Like `lookup` but without touching hit/miss statistics (for writes and internal reads).
     pub fn lookup_write(&mut self, db: usize, key: &[u8]) -> Option<&mut super::keytable::Entry> {
         let now = self.now_ms;
-        let (entry, expired) = self.dbs[db].lookup(key, now);
-        if expired {
+        if self.dbs[db].expire_if_due(key, now) {
             self.stats.expired_keys += 1;
+            self.notify(db, class::EXPIRED, "expired", key);
         }
-        entry
+        self.dbs[db].table.get_mut(key)
     }
 }

@@ -240,8 +240,10 @@ const RO: &[&str] = &["readonly"];
 const ACL_STR_W_FAST: &[&str] = &["@write", "@string", "@fast"];
 const ACL_STR_R_SLOW: &[&str] = &["@read", "@string", "@slow"];
 
-/// Redis's default `proto-max-bulk-len`: the largest string SETRANGE and APPEND may build.
-pub const MAX_STRING: u64 = 512 * 1024 * 1024;
+/// The largest string SETRANGE and APPEND may build: the live `proto-max-bulk-len`.
+fn max_string(sh: &Shard) -> u64 {
+    sh.config.proto_max_bulk_len as u64
+}
 
 /// A single-key string command's table entry.
 #[allow(clippy::too_many_arguments)]
@@ -492,7 +494,7 @@ fn append(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
         }
         Some((s, _)) => {
             let total = s.len() as u64 + args[2].len() as u64;
-            if total > MAX_STRING {
+            if total > max_string(sh) {
                 return Reply::error(errors::OOM_STRING);
             }
             let mut buf = Vec::with_capacity(total as usize);
@@ -621,7 +623,7 @@ fn setrange(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
         return Reply::Int(old.map_or(0, |s| s.len() as i64));
     }
     let end = offset as u64 + value.len() as u64;
-    if end > MAX_STRING {
+    if end > max_string(sh) {
         return Reply::error(errors::OOM_STRING);
     }
     let old = old.unwrap_or_default();
@@ -697,7 +699,8 @@ pub fn lcs_reply(a: &[u8], b: &[u8], args: &[Bytes]) -> Reply {
     }
     let (alen, blen) = (a.len(), b.len());
     let cells = (alen as u64 + 1).saturating_mul(blen as u64 + 1);
-    if cells.saturating_mul(4) > MAX_STRING {
+    // The DP table must fit the same bound as a string (LCS runs outside any shard).
+    if cells.saturating_mul(4) > 512 * 1024 * 1024 {
         return Reply::error(errors::LCS_TOO_BIG);
     }
     // dp[i][j]: length of the LCS of a[..i] and b[..j].

@@ -94,6 +94,7 @@ pub static PARAMS: &[Param] = &[
     p("list-max-listpack-size", INT, "-2", true, "list node size"),
     p("set-max-intset-entries", NONNEG, "512", true, "intset threshold"),
     p("set-max-listpack-entries", NONNEG, "128", true, "small set threshold"),
+    p("set-max-listpack-value", NONNEG, "64", true, "small set threshold (member bytes)"),
     p("zset-max-listpack-entries", NONNEG, "128", true, "small zset threshold (entries)"),
     p("zset-max-listpack-value", NONNEG, "64", true, "small zset threshold (value bytes)"),
     p("replica-read-only", Kind::Bool, "yes", true, "replicas refuse writes"),

@@ -7,6 +7,7 @@ mod keytable;
 mod locks;
 pub mod notify;
 mod shard;
+mod shard_config;
 mod shardset;
 pub mod slot;
 
@@ -15,5 +16,6 @@ pub use driver::drive_shard;
 pub use keytable::{Entry, KeyTable};
 pub use locks::{LockKey, Mode};
 pub use shard::{CommandStat, Job, Shard, ShardStats};
+pub use shard_config::ShardConfig;
 pub use shardset::{ShardCell, ShardMsg, ShardSet, Tx};
 pub use slot::Router;

@@ -3,7 +3,8 @@
 
 use super::db::Db;
 use super::locks::{LockKey, LockTable, Mode, Waiter};
-use super::notify::{class, KeyEvent, NotifyFlags};
+use super::notify::{class, KeyEvent};
+use super::shard_config::ShardConfig;
 use bytes::Bytes;
 
 /// Work for a shard: runs synchronously with the shard to itself.
@@ -48,8 +49,8 @@ pub struct Shard {
     pub now_ms: u64,
     /// Random state for sampling (RANDOMKEY), seeded through the runtime.
     rng: u64,
-    /// Which keyspace notifications to record (`notify-keyspace-events`).
-    pub notify_flags: NotifyFlags,
+    /// Thresholds and limits from the configuration (refreshed by CONFIG SET).
+    pub config: ShardConfig,
     /// Events recorded by `notify`, waiting to be published.
     pub events: Vec<KeyEvent>,
 }
@@ -64,7 +65,7 @@ impl Shard {
             stats: ShardStats::default(),
             now_ms: 0,
             rng: seed | 1,
-            notify_flags: NotifyFlags::default(),
+            config: ShardConfig::default(),
             events: Vec::new(),
         }
     }
@@ -82,7 +83,7 @@ impl Shard {
     /// Every change to a key goes through here: `class` is Redis's notification class
     /// (`notify::class`), `event` Redis's event name ("set", "del", "expire", "hset", ...).
     pub fn notify(&mut self, db: usize, class: u8, event: &'static str, key: &[u8]) {
-        if self.notify_flags.wants(class) {
+        if self.config.notify.wants(class) {
             self.events.push(KeyEvent { db, class, event, key: Bytes::copy_from_slice(key) });
         }
     }

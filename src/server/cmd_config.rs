@@ -38,7 +38,12 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> Repl
             let current = ctx.server.config.read().unwrap().clone();
             match plan_set(&current, &args[2..]) {
                 Ok(new) => {
+                    let shard_config = crate::engine::ShardConfig::from_store(&new);
                     ctx.server.config_replace(new);
+                    for s in 0..ctx.shards.num_shards() {
+                        let c = shard_config.clone();
+                        ctx.shards.hop(ctx.rt, s, move |sh| sh.config = c).await;
+                    }
                     Reply::Ok
                 }
                 Err(e) => Reply::error(e),

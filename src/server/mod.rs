@@ -117,7 +117,9 @@ async fn shard_main<R: Rt>(
     mailbox: mpsc::UnboundedReceiver<crate::engine::ShardMsg>,
     mut conns: mpsc::UnboundedReceiver<(R::Handoff, SocketAddr)>,
 ) {
-    let cell = Rc::new(RefCell::new(Shard::new(id, shards.dbnum, seed)));
+    let mut shard = Shard::new(id, shards.dbnum, seed);
+    shard.config = crate::engine::ShardConfig::from_store(&state.config.read().unwrap());
+    let cell = Rc::new(RefCell::new(shard));
     rt.spawn_local("shard-mailbox", drive_shard(rt.clone(), cell.clone(), mailbox));
     while let Some((handoff, peer)) = conns.recv().await {
         match rt.adopt(handoff) {

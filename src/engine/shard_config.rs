@@ -1,0 +1,46 @@
+//! The configuration a shard consults while it runs commands: encoding thresholds, limits and
+//! notification classes. A copy lives in each shard (no lock on the command path); CONFIG SET
+//! sends every shard a fresh copy.
+
+use super::notify::NotifyFlags;
+use crate::config::ConfigStore;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShardConfig {
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    pub set_max_intset_entries: usize,
+    pub set_max_listpack_entries: usize,
+    pub set_max_listpack_value: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
+    /// Positive: entries per list node; negative: node size class (-2 = 8 KiB), as in Redis.
+    pub list_max_listpack_size: i64,
+    /// The largest string a command may build (APPEND, SETRANGE, ...).
+    pub proto_max_bulk_len: usize,
+    pub notify: NotifyFlags,
+}
+
+impl Default for ShardConfig {
+    fn default() -> Self {
+        ShardConfig::from_store(&ConfigStore::defaults())
+    }
+}
+
+impl ShardConfig {
+    pub fn from_store(s: &ConfigStore) -> ShardConfig {
+        let n = |name: &str| s.get(name).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0).max(0) as usize;
+        ShardConfig {
+            hash_max_listpack_entries: n("hash-max-listpack-entries"),
+            hash_max_listpack_value: n("hash-max-listpack-value"),
+            set_max_intset_entries: n("set-max-intset-entries"),
+            set_max_listpack_entries: n("set-max-listpack-entries"),
+            set_max_listpack_value: s.get("set-max-listpack-value").map_or(64, |v| v.parse().unwrap_or(64)),
+            zset_max_listpack_entries: n("zset-max-listpack-entries"),
+            zset_max_listpack_value: n("zset-max-listpack-value"),
+            list_max_listpack_size: s.get_int("list-max-listpack-size"),
+            proto_max_bulk_len: n("proto-max-bulk-len"),
+            notify: NotifyFlags::parse(s.get_str("notify-keyspace-events")).unwrap_or_default(),
+        }
+    }
+}

@@ -113,7 +113,16 @@ pub fn subcommands_of(parent: &str) -> impl Iterator<Item = &'static SubSpec> + 
 }
 
 pub fn is_container(name: &str) -> bool {
-    subcommands_of(name).next().is_some()
+    static PARENTS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    PARENTS
+        .get_or_init(|| {
+            let mut v: Vec<&'static str> = SUBCOMMANDS.iter().map(|s| s.parent()).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+        .binary_search(&name)
+        .is_ok()
 }
 
 /// Finds `parent|sub`, ignoring the case of `sub`.
@@ -123,8 +132,11 @@ pub fn find_sub(parent: &str, sub: &[u8]) -> Option<&'static SubSpec> {
 
 /// The name Redis shows for a request: `client|list` for a known subcommand, else the command.
 pub fn full_name(spec: &'static CommandSpec, args: &[Bytes]) -> &'static str {
+    // Only connection/server commands have subcommands: data commands skip the search.
     match args.get(1) {
-        Some(s) if is_container(spec.name) => find_sub(spec.name, s).map_or(spec.name, |s| s.full),
+        Some(s) if matches!(spec.run, crate::commands::Run::Conn) && is_container(spec.name) => {
+            find_sub(spec.name, s).map_or(spec.name, |s| s.full)
+        }
         _ => spec.name,
     }
 }

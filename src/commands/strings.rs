@@ -313,6 +313,12 @@ fn get(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
 /// As in Redis 7.0: NX and GET may be combined; repeating the same option is allowed (the last
 /// expire value wins) but mixing two expire forms, or an expire with KEEPTTL, is a syntax error.
 fn set(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
+    if args.len() == 3 {
+        // The common form: no options, so nothing to read first.
+        sh.dbs[db].upsert(&args[1], Value::Str(StrValue::from_bytes(&args[2])), 0);
+        sh.notify(db, crate::engine::notify::class::STRING, "set", &args[1]);
+        return Reply::Ok;
+    }
     let mut nx = false;
     let mut xx = false;
     let mut want_get = false;

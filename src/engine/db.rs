@@ -63,6 +63,27 @@ impl Db {
         old
     }
 
+    /// Like `set`, but copies the key only when it is new: an overwrite keeps the stored key and
+    /// needs one lookup. Returns the previous value.
+    pub fn upsert(&mut self, key: &[u8], value: Value, expire_at: u64) -> Option<Value> {
+        if let Some(e) = self.table.get_mut(key) {
+            let old = std::mem::replace(&mut e.value, value);
+            let old_deadline = std::mem::replace(&mut e.expire_at, expire_at);
+            if old_deadline != expire_at {
+                let k = e.key.clone();
+                if old_deadline != 0 {
+                    self.expires.remove(&(old_deadline, k.clone()));
+                }
+                if expire_at != 0 {
+                    self.expires.insert((expire_at, k));
+                }
+            }
+            return Some(old);
+        }
+        self.set(Bytes::copy_from_slice(key), value, expire_at);
+        None
+    }
+
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let e = self.table.remove(key)?;
         if e.expire_at != 0 {
@@ -151,7 +172,11 @@ mod tests {
                 match op {
                     Op::Set(k, v, ttl) => {
                         let d = ttl.map_or(0, |t| now + t as u64);
-                        db.set(Bytes::from(vec![k]), Value::Str(StrValue::Int(v as i64)), d);
+                        if v % 2 == 0 {
+                            db.set(Bytes::from(vec![k]), Value::Str(StrValue::Int(v as i64)), d);
+                        } else {
+                            db.upsert(&[k], Value::Str(StrValue::Int(v as i64)), d);
+                        }
                         model.insert(k, (v, d));
                     }
                     Op::Del(k) => {

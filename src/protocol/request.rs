@@ -80,17 +80,32 @@ fn parse_multibulk(buf: &mut BytesMut, limits: &Limits, args: &mut Vec<Bytes>) -
         Some(n) if n <= MAX_MULTIBULK => n,
         _ => return Err(ProtocolError::new("invalid multibulk length")),
     };
-    let mut pos = eol + 2;
+    let pos = eol + 2;
     if count <= 0 {
         let _ = buf.split_to(pos);
         return Ok(true);
     }
-    // Argument positions are gathered first; bytes are sliced out only once the whole request is
-    // here. Reserve by what has arrived, never by what the client claims.
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity((count as usize).min(1024));
+    // A first walk checks that the whole request is here, without keeping anything; only then
+    // is the frame cut off and walked again to slice the arguments out. Nothing is reserved
+    // by what a client claims.
+    let Some(end) = walk_bulks(buf, pos, count, limits, |_, _| {})? else { return Ok(false) };
+    let frame = buf.split_to(end).freeze();
+    walk_bulks(&frame, pos, count, limits, |s, e| args.push(frame.slice(s..e)))?;
+    Ok(true)
+}
+
+/// Walks `count` bulk strings from `pos`, calling `on_arg(start, end)` for each; returns the
+/// position after the last one, or `None` when the buffer ends first.
+fn walk_bulks(
+    buf: &[u8],
+    mut pos: usize,
+    count: i64,
+    limits: &Limits,
+    mut on_arg: impl FnMut(usize, usize),
+) -> Result<Option<usize>, ProtocolError> {
     for _ in 0..count {
         match buf.get(pos) {
-            None => return Ok(false),
+            None => return Ok(None),
             Some(b'$') => {}
             Some(&c) => return Err(ProtocolError(format!("Protocol error: expected '$', got '{}'", c as char))),
         }
@@ -98,7 +113,7 @@ fn parse_multibulk(buf: &mut BytesMut, limits: &Limits, args: &mut Vec<Bytes>) -
             if buf.len() - pos > MAX_INLINE {
                 return Err(ProtocolError::new("too big bulk count string"));
             }
-            return Ok(false);
+            return Ok(None);
         };
         let len = match parse_int(&buf[pos + 1..eol]) {
             Some(n) if n >= 0 && n <= limits.max_bulk_len => n as usize,
@@ -107,14 +122,12 @@ fn parse_multibulk(buf: &mut BytesMut, limits: &Limits, args: &mut Vec<Bytes>) -
         let start = eol + 2;
         let end = start + len;
         if buf.len() < end + 2 {
-            return Ok(false);
+            return Ok(None);
         }
-        spans.push((start, end));
+        on_arg(start, end);
         pos = end + 2;
     }
-    let frame = buf.split_to(pos).freeze();
-    args.extend(spans.into_iter().map(|(s, e)| frame.slice(s..e)));
-    Ok(true)
+    Ok(Some(pos))
 }
 
 fn parse_inline(buf: &mut BytesMut, args: &mut Vec<Bytes>) -> Result<bool, ProtocolError> {

@@ -768,3 +768,267 @@ async fn smove<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
         None => shutting_down(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::hashes::tests::{args, b, call, encoding, err, shard, wire};
+    use super::*;
+    use crate::protocol::RespVersion;
+
+    fn multi(sh: &mut Shard, op: SetMulti, parts: &[&str]) -> Reply {
+        let a = args(parts);
+        match plan(op, &a) {
+            Ok(p) => local(sh, 0, op, &p),
+            Err(e) => e,
+        }
+    }
+
+    fn sorted(r: Reply) -> Vec<Reply> {
+        let mut v = match r {
+            Reply::Array(v) | Reply::Set(v) => v,
+            other => panic!("{other:?}"),
+        };
+        v.sort_by_key(|r| format!("{r:?}"));
+        v
+    }
+
+    fn set_of(items: &[&str]) -> Vec<Reply> {
+        let mut v: Vec<Reply> = items.iter().map(|s| b(s)).collect();
+        v.sort_by_key(|r| format!("{r:?}"));
+        v
+    }
+
+    #[test]
+    fn basic_membership() {
+        let mut sh = shard();
+        assert_eq!(call(&mut sh, sadd, &["sadd", "s", "1", "2", "2", "3"]), Reply::Int(3));
+        assert_eq!(encoding(&sh, "s"), "intset");
+        assert_eq!(call(&mut sh, sadd, &["sadd", "s", "3", "x"]), Reply::Int(1));
+        assert_eq!(encoding(&sh, "s"), "listpack");
+        assert_eq!(call(&mut sh, scard, &["scard", "s"]), Reply::Int(4));
+        assert_eq!(call(&mut sh, scard, &["scard", "nokey"]), Reply::Int(0));
+        assert_eq!(call(&mut sh, sismember, &["sismember", "s", "x"]), Reply::Int(1));
+        assert_eq!(call(&mut sh, sismember, &["sismember", "s", "y"]), Reply::Int(0));
+        assert_eq!(call(&mut sh, sismember, &["sismember", "nokey", "y"]), Reply::Int(0));
+        assert_eq!(
+            call(&mut sh, smismember, &["smismember", "s", "1", "y", "x"]),
+            Reply::Array(vec![Reply::Int(1), Reply::Int(0), Reply::Int(1)])
+        );
+        assert_eq!(call(&mut sh, smismember, &["smismember", "nokey", "1"]), Reply::Array(vec![Reply::Int(0)]));
+        let m = call(&mut sh, smembers, &["smembers", "s"]);
+        assert!(wire(&m, RespVersion::Resp3).starts_with("~4\r\n"));
+        assert_eq!(sorted(m), set_of(&["1", "2", "3", "x"]));
+        assert_eq!(call(&mut sh, smembers, &["smembers", "nokey"]), Reply::Set(vec![]));
+        sh.config.notify = crate::engine::notify::NotifyFlags::parse("KEA").unwrap();
+        assert_eq!(call(&mut sh, srem, &["srem", "s", "1", "nope", "x"]), Reply::Int(2));
+        assert_eq!(call(&mut sh, srem, &["srem", "s", "nope"]), Reply::Int(0));
+        assert_eq!(call(&mut sh, srem, &["srem", "s", "2", "3", "4"]), Reply::Int(2));
+        assert_eq!(encoding(&sh, "s"), "none");
+        let ev: Vec<&str> = sh.events.iter().map(|e| e.event).collect();
+        assert_eq!(ev, vec!["srem", "srem", "del"]);
+    }
+
+    #[test]
+    fn encodings_follow_config() {
+        let mut sh = shard();
+        sh.config.set_max_intset_entries = 4;
+        sh.config.set_max_listpack_entries = 3;
+        sh.config.set_max_listpack_value = 4;
+        call(&mut sh, sadd, &["sadd", "i", "1", "2", "3", "4"]);
+        assert_eq!(encoding(&sh, "i"), "intset");
+        call(&mut sh, sadd, &["sadd", "i", "5"]);
+        assert_eq!(encoding(&sh, "i"), "hashtable");
+        call(&mut sh, sadd, &["sadd", "l", "a", "b", "c"]);
+        assert_eq!(encoding(&sh, "l"), "listpack");
+        call(&mut sh, sadd, &["sadd", "l", "d"]);
+        assert_eq!(encoding(&sh, "l"), "hashtable");
+        call(&mut sh, sadd, &["sadd", "v", "abcde"]);
+        assert_eq!(encoding(&sh, "v"), "hashtable");
+        // A hint above the thresholds goes straight to a table.
+        call(&mut sh, sadd, &["sadd", "h", "a", "b", "c", "d"]);
+        assert_eq!(encoding(&sh, "h"), "hashtable");
+        call(&mut sh, srem, &["srem", "h", "a", "b", "c"]);
+        assert_eq!(encoding(&sh, "h"), "hashtable");
+        // An intset meeting a string with more members than a listpack may hold.
+        call(&mut sh, sadd, &["sadd", "j", "1", "2", "3"]);
+        call(&mut sh, sadd, &["sadd", "j", "a"]);
+        assert_eq!(encoding(&sh, "j"), "hashtable");
+    }
+
+    #[test]
+    fn wrongtype_everywhere() {
+        let mut sh = shard();
+        sh.dbs[0].set(Bytes::from_static(b"str"), Value::Str(crate::types::StrValue::from_bytes(b"x")), 0);
+        let fns: &[(super::super::table::ShardFn, &[&str])] = &[
+            (sadd, &["sadd", "str", "a"]),
+            (srem, &["srem", "str", "a"]),
+            (smembers, &["smembers", "str"]),
+            (sismember, &["sismember", "str", "a"]),
+            (smismember, &["smismember", "str", "a"]),
+            (scard, &["scard", "str"]),
+            (spop, &["spop", "str"]),
+            (spop, &["spop", "str", "2"]),
+            (srandmember, &["srandmember", "str"]),
+            (srandmember, &["srandmember", "str", "2"]),
+            (sscan, &["sscan", "str", "0"]),
+        ];
+        for (f, a) in fns {
+            assert_eq!(call(&mut sh, *f, a), err(WRONGTYPE), "{a:?}");
+        }
+        call(&mut sh, sadd, &["sadd", "s", "a"]);
+        for op in [SetMulti::Inter, SetMulti::Union, SetMulti::Diff] {
+            assert_eq!(multi(&mut sh, op, &["x", "s", "str"]), err(WRONGTYPE));
+        }
+        assert_eq!(multi(&mut sh, SetMulti::InterStore, &["x", "d", "s", "str"]), err(WRONGTYPE));
+        assert_eq!(smove_local(&mut sh, 0, b"str", b"s", b"a"), err(WRONGTYPE));
+        assert_eq!(smove_local(&mut sh, 0, b"s", b"str", b"a"), err(WRONGTYPE));
+        assert_eq!(smove_local(&mut sh, 0, b"nokey", b"str", b"a"), Reply::Int(0));
+    }
+
+    #[test]
+    fn spop_and_srandmember() {
+        let mut sh = shard();
+        assert_eq!(call(&mut sh, spop, &["spop", "s"]), Reply::Nil);
+        assert_eq!(call(&mut sh, spop, &["spop", "s", "3"]), Reply::Set(vec![]));
+        assert_eq!(call(&mut sh, srandmember, &["srandmember", "s"]), Reply::Nil);
+        assert_eq!(call(&mut sh, srandmember, &["srandmember", "s", "3"]), Reply::Array(vec![]));
+        call(&mut sh, sadd, &["sadd", "s", "a", "b", "c", "d", "e"]);
+        assert_eq!(call(&mut sh, spop, &["spop", "s", "-1"]), err("ERR value is out of range, must be positive"));
+        assert_eq!(call(&mut sh, spop, &["spop", "s", "x"]), err("ERR value is out of range, must be positive"));
+        assert_eq!(call(&mut sh, spop, &["spop", "s", "1", "2"]), err(errors::SYNTAX));
+        assert_eq!(call(&mut sh, spop, &["spop", "s", "0"]), Reply::Set(vec![]));
+        let Reply::Bulk(one) = call(&mut sh, spop, &["spop", "s"]) else { panic!() };
+        assert_eq!(call(&mut sh, scard, &["scard", "s"]), Reply::Int(4));
+        assert_eq!(call(&mut sh, sismember, &["sismember", "s", std::str::from_utf8(&one).unwrap()]), Reply::Int(0));
+        let Reply::Set(two) = call(&mut sh, spop, &["spop", "s", "2"]) else { panic!() };
+        assert!(two.len() == 2 && two[0] != two[1]);
+        assert_eq!(call(&mut sh, scard, &["scard", "s"]), Reply::Int(2));
+        let Reply::Set(rest) = call(&mut sh, spop, &["spop", "s", "10"]) else { panic!() };
+        assert_eq!(rest.len(), 2);
+        assert_eq!(encoding(&sh, "s"), "none");
+
+        call(&mut sh, sadd, &["sadd", "r", "1", "2", "3"]);
+        assert_eq!(sorted(call(&mut sh, srandmember, &["srandmember", "r", "10"])), set_of(&["1", "2", "3"]));
+        let Reply::Array(two) = call(&mut sh, srandmember, &["srandmember", "r", "2"]) else { panic!() };
+        assert!(two.len() == 2 && two[0] != two[1]);
+        let Reply::Array(many) = call(&mut sh, srandmember, &["srandmember", "r", "-10"]) else { panic!() };
+        assert_eq!(many.len(), 10);
+        assert_eq!(call(&mut sh, srandmember, &["srandmember", "r", "0"]), Reply::Array(vec![]));
+        assert_eq!(
+            call(&mut sh, srandmember, &["srandmember", "r", "-9223372036854775808"]),
+            err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+        );
+        assert_eq!(call(&mut sh, srandmember, &["srandmember", "r", "1", "2"]), err(errors::SYNTAX));
+        // Large sets (hashtable) too.
+        for i in 0..300 {
+            call(&mut sh, sadd, &["sadd", "big", &format!("m{i}")]);
+        }
+        assert_eq!(encoding(&sh, "big"), "hashtable");
+        let Reply::Array(ten) = call(&mut sh, srandmember, &["srandmember", "big", "10"]) else { panic!() };
+        assert_eq!(sorted(Reply::Array(ten.clone())).windows(2).filter(|w| w[0] == w[1]).count(), 0);
+        let Reply::Set(popped) = call(&mut sh, spop, &["spop", "big", "250"]) else { panic!() };
+        assert_eq!(popped.len(), 250);
+        assert_eq!(call(&mut sh, scard, &["scard", "big"]), Reply::Int(50));
+    }
+
+    #[test]
+    fn algebra_on_one_shard() {
+        let mut sh = shard();
+        call(&mut sh, sadd, &["sadd", "a", "1", "2", "3", "x"]);
+        call(&mut sh, sadd, &["sadd", "b", "2", "3", "4"]);
+        call(&mut sh, sadd, &["sadd", "c", "3", "x"]);
+        assert_eq!(sorted(multi(&mut sh, SetMulti::Inter, &["sinter", "a", "b"])), set_of(&["2", "3"]));
+        assert_eq!(sorted(multi(&mut sh, SetMulti::Inter, &["sinter", "a", "b", "c"])), set_of(&["3"]));
+        assert_eq!(multi(&mut sh, SetMulti::Inter, &["sinter", "a", "nokey"]), Reply::Set(vec![]));
+        assert_eq!(
+            sorted(multi(&mut sh, SetMulti::Union, &["sunion", "a", "b", "nokey"])),
+            set_of(&["1", "2", "3", "4", "x"])
+        );
+        assert_eq!(sorted(multi(&mut sh, SetMulti::Diff, &["sdiff", "a", "b", "nokey"])), set_of(&["1", "x"]));
+        assert_eq!(multi(&mut sh, SetMulti::Diff, &["sdiff", "a", "a"]), Reply::Set(vec![]));
+        assert_eq!(multi(&mut sh, SetMulti::Diff, &["sdiff", "nokey", "a"]), Reply::Set(vec![]));
+
+        assert_eq!(multi(&mut sh, SetMulti::InterStore, &["sinterstore", "d", "a", "b"]), Reply::Int(2));
+        assert_eq!(encoding(&sh, "d"), "intset");
+        assert_eq!(multi(&mut sh, SetMulti::UnionStore, &["sunionstore", "d", "a", "c"]), Reply::Int(4));
+        assert_eq!(encoding(&sh, "d"), "listpack");
+        assert_eq!(multi(&mut sh, SetMulti::DiffStore, &["sdiffstore", "d", "b", "a"]), Reply::Int(1));
+        assert_eq!(sorted(call(&mut sh, smembers, &["smembers", "d"])), set_of(&["4"]));
+        // An empty result deletes the destination, whatever its type.
+        sh.dbs[0].set(Bytes::from_static(b"str"), Value::Str(crate::types::StrValue::from_bytes(b"x")), 0);
+        assert_eq!(multi(&mut sh, SetMulti::InterStore, &["sinterstore", "str", "a", "nokey"]), Reply::Int(0));
+        assert_eq!(encoding(&sh, "str"), "none");
+        // The destination may also be a source.
+        assert_eq!(multi(&mut sh, SetMulti::UnionStore, &["sunionstore", "a", "a", "b"]), Reply::Int(5));
+
+        assert_eq!(multi(&mut sh, SetMulti::InterCard, &["sintercard", "2", "a", "b"]), Reply::Int(3));
+        assert_eq!(multi(&mut sh, SetMulti::InterCard, &["sintercard", "2", "a", "b", "LIMIT", "2"]), Reply::Int(2));
+        assert_eq!(multi(&mut sh, SetMulti::InterCard, &["sintercard", "2", "a", "b", "limit", "0"]), Reply::Int(3));
+        assert_eq!(multi(&mut sh, SetMulti::InterCard, &["sintercard", "1", "nokey"]), Reply::Int(0));
+        assert_eq!(
+            multi(&mut sh, SetMulti::InterCard, &["sintercard", "0", "a"]),
+            err("ERR numkeys should be greater than 0")
+        );
+        assert_eq!(
+            multi(&mut sh, SetMulti::InterCard, &["sintercard", "x", "a"]),
+            err("ERR numkeys should be greater than 0")
+        );
+        assert_eq!(
+            multi(&mut sh, SetMulti::InterCard, &["sintercard", "3", "a", "b"]),
+            err("ERR Number of keys can't be greater than number of args")
+        );
+        assert_eq!(
+            multi(&mut sh, SetMulti::InterCard, &["sintercard", "1", "a", "LIMIT", "-1"]),
+            err("ERR LIMIT can't be negative")
+        );
+        assert_eq!(multi(&mut sh, SetMulti::InterCard, &["sintercard", "1", "a", "LIMIT"]), err(errors::SYNTAX));
+        assert_eq!(multi(&mut sh, SetMulti::InterCard, &["sintercard", "1", "a", "b"]), err(errors::SYNTAX));
+    }
+
+    #[test]
+    fn smove_on_one_shard() {
+        let mut sh = shard();
+        sh.config.notify = crate::engine::notify::NotifyFlags::parse("KEA").unwrap();
+        call(&mut sh, sadd, &["sadd", "a", "1", "2"]);
+        call(&mut sh, sadd, &["sadd", "b", "x"]);
+        assert_eq!(smove_local(&mut sh, 0, b"a", b"b", b"1"), Reply::Int(1));
+        assert_eq!(smove_local(&mut sh, 0, b"a", b"b", b"1"), Reply::Int(0));
+        assert_eq!(smove_local(&mut sh, 0, b"a", b"a", b"2"), Reply::Int(1));
+        assert_eq!(smove_local(&mut sh, 0, b"a", b"a", b"9"), Reply::Int(0));
+        assert_eq!(smove_local(&mut sh, 0, b"a", b"new", b"2"), Reply::Int(1));
+        assert_eq!(encoding(&sh, "a"), "none");
+        assert_eq!(encoding(&sh, "new"), "intset");
+        assert_eq!(sorted(call(&mut sh, smembers, &["smembers", "b"])), set_of(&["1", "x"]));
+        let ev: Vec<&str> = sh.events.iter().map(|e| e.event).collect();
+        assert_eq!(ev, vec!["sadd", "sadd", "srem", "sadd", "srem", "del", "sadd"]);
+    }
+
+    #[test]
+    fn sscan_small_and_large() {
+        let mut sh = shard();
+        assert_eq!(call(&mut sh, sscan, &["sscan", "s", "0"]), scan_reply(0, vec![]));
+        call(&mut sh, sadd, &["sadd", "s", "a1", "b1", "a2"]);
+        let Reply::Array(r) = call(&mut sh, sscan, &["sscan", "s", "0", "match", "a*", "count", "1"]) else { panic!() };
+        assert_eq!(r[0], b("0"));
+        assert_eq!(sorted(r[1].clone()), set_of(&["a1", "a2"]));
+        assert_eq!(call(&mut sh, sscan, &["sscan", "s", "-1"]), err(errors::INVALID_CURSOR));
+        for i in 0..700 {
+            call(&mut sh, sadd, &["sadd", "big", &i.to_string()]);
+        }
+        assert_eq!(encoding(&sh, "big"), "hashtable");
+        let (mut cursor, mut seen) = ("0".to_string(), std::collections::BTreeSet::new());
+        loop {
+            let Reply::Array(r) = call(&mut sh, sscan, &["sscan", "big", &cursor, "COUNT", "50"]) else { panic!() };
+            let (Reply::Bulk(c), Reply::Array(items)) = (&r[0], &r[1]) else { panic!() };
+            for m in items {
+                let Reply::Bulk(m) = m else { panic!() };
+                seen.insert(m.clone());
+            }
+            cursor = String::from_utf8(c.to_vec()).unwrap();
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 700);
+    }
+}

@@ -1031,4 +1031,100 @@ mod tests {
         }
         assert_eq!(seen.len(), 700);
     }
+
+    use proptest::prelude::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(u8, String),
+        Rem(u8, String),
+        Move(u8, u8, String),
+        Store(u8, u8, u8, u8),
+        Pop(u8),
+    }
+
+    fn member() -> impl Strategy<Value = String> {
+        prop_oneof![(-5i64..10).prop_map(|n| n.to_string()), "[a-d]{1,7}"]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..3, member()).prop_map(|(k, m)| Op::Add(k, m)),
+            (0u8..3, member()).prop_map(|(k, m)| Op::Rem(k, m)),
+            (0u8..3, 0u8..3, member()).prop_map(|(a, b, m)| Op::Move(a, b, m)),
+            (0u8..3, 0u8..3, 0u8..3, 0u8..3).prop_map(|(o, d, a, b)| Op::Store(o, d, a, b)),
+            (0u8..3).prop_map(Op::Pop),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn commands_behave_like_a_model(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut sh = shard();
+            sh.config.set_max_intset_entries = 4;
+            sh.config.set_max_listpack_entries = 3;
+            sh.config.set_max_listpack_value = 5;
+            let key = |k: u8| format!("k{k}");
+            let mut model: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Add(k, m) => {
+                        let added = model.entry(key(k)).or_default().insert(m.clone());
+                        prop_assert_eq!(call(&mut sh, sadd, &["sadd", &key(k), &m]), Reply::Int(added as i64));
+                    }
+                    Op::Rem(k, m) => {
+                        let removed = model.get_mut(&key(k)).is_some_and(|s| s.remove(&m));
+                        prop_assert_eq!(call(&mut sh, srem, &["srem", &key(k), &m]), Reply::Int(removed as i64));
+                    }
+                    Op::Move(a, b, m) => {
+                        let present = model.get(&key(a)).is_some_and(|s| s.contains(&m));
+                        if present && a != b {
+                            model.get_mut(&key(a)).unwrap().remove(&m);
+                            model.entry(key(b)).or_default().insert(m.clone());
+                        }
+                        prop_assert_eq!(smove_local(&mut sh, 0, key(a).as_bytes(), key(b).as_bytes(), m.as_bytes()), Reply::Int(present as i64));
+                    }
+                    Op::Store(o, d, a, b) => {
+                        let (sa, sb) = (model.get(&key(a)).cloned().unwrap_or_default(), model.get(&key(b)).cloned().unwrap_or_default());
+                        let (op, name, result): (SetMulti, &str, BTreeSet<String>) = match o {
+                            0 => (SetMulti::InterStore, "sinterstore", sa.intersection(&sb).cloned().collect()),
+                            1 => (SetMulti::UnionStore, "sunionstore", sa.union(&sb).cloned().collect()),
+                            _ => (SetMulti::DiffStore, "sdiffstore", sa.difference(&sb).cloned().collect()),
+                        };
+                        let n = result.len() as i64;
+                        model.insert(key(d), result);
+                        prop_assert_eq!(multi(&mut sh, op, &[name, &key(d), &key(a), &key(b)]), Reply::Int(n));
+                    }
+                    Op::Pop(k) => {
+                        match call(&mut sh, spop, &["spop", &key(k)]) {
+                            Reply::Nil => prop_assert!(model.get(&key(k)).is_none_or(|s| s.is_empty())),
+                            Reply::Bulk(m) => {
+                                let m = String::from_utf8(m.to_vec()).unwrap();
+                                prop_assert!(model.get_mut(&key(k)).unwrap().remove(&m));
+                            }
+                            other => prop_assert!(false, "{:?}", other),
+                        }
+                    }
+                }
+                model.retain(|_, s| !s.is_empty());
+                for k in 0..3u8 {
+                    let want = model.get(&key(k)).cloned().unwrap_or_default();
+                    let got: BTreeSet<String> = match call(&mut sh, smembers, &["smembers", &key(k)]) {
+                        Reply::Set(v) => v.into_iter().map(|r| match r { Reply::Bulk(b) => String::from_utf8(b.to_vec()).unwrap(), _ => unreachable!() }).collect(),
+                        other => { prop_assert!(false, "{:?}", other); unreachable!() }
+                    };
+                    prop_assert_eq!(&got, &want);
+                    prop_assert_eq!(call(&mut sh, scard, &["scard", &key(k)]), Reply::Int(want.len() as i64));
+                    let enc = encoding(&sh, &key(k));
+                    match enc {
+                        "intset" => prop_assert!(want.len() <= 4 && want.iter().all(|m| m.parse::<i64>().is_ok())),
+                        "listpack" => prop_assert!(want.len() <= 3),
+                        "none" => prop_assert!(want.is_empty()),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
 }

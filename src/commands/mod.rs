@@ -3,8 +3,10 @@
 //! that owns its keys (or coordinated across shards); the reply is a value, never bytes.
 
 pub mod errors;
+mod hashes;
 mod keys;
 mod multikey;
+mod sets;
 mod strings;
 pub mod table;
 

@@ -581,7 +581,7 @@ fn incrbyfloat(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
 /// INCRBYFLOAT's text for a result. Redis adds in `long double` and prints 17 significant
 /// digits, which hides binary noise such as 0.1 + 0.2 = 0.30000000000000004; rounding a
 /// fractional f64 to 15 significant digits gives the same text in the usual cases.
-fn incrbyfloat_text(v: f64) -> String {
+pub(super) fn incrbyfloat_text(v: f64) -> String {
     let v = if v != v.trunc() { format!("{v:.14e}").parse().unwrap_or(v) } else { v };
     format_f64_human(v)
 }

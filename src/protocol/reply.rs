@@ -30,6 +30,8 @@ pub enum Reply {
     Map(Vec<(Reply, Reply)>),
     /// A set in RESP3; an array in RESP2.
     Set(Vec<Reply>),
+    /// An array of 2-element arrays in RESP3; a flat array in RESP2 (HRANDFIELD WITHVALUES).
+    Pairs(Vec<(Reply, Reply)>),
     /// A double in RESP3; a bulk string in RESP2.
     Double(f64),
     /// A boolean in RESP3; the integer 1 or 0 in RESP2.
@@ -88,6 +90,17 @@ impl Reply {
                 for (k, val) in pairs {
                     k.encode(v, out);
                     val.encode(v, out);
+                }
+            }
+            Reply::Pairs(pairs) => {
+                let resp3 = v == RespVersion::Resp3;
+                int_line(out, b'*', pairs.len() as i64 * if resp3 { 1 } else { 2 });
+                for (a, b) in pairs {
+                    if resp3 {
+                        out.put_slice(b"*2\r\n");
+                    }
+                    a.encode(v, out);
+                    b.encode(v, out);
                 }
             }
             Reply::Set(items) => {

@@ -1,13 +1,21 @@
 //! Value encodings. Plain data structures: no I/O, no commands, no runtime.
 
+mod dict;
+mod hash;
+mod pack;
+mod set;
 mod string;
 
+pub use hash::{HashLimits, HashValue};
+pub use set::{SetLimits, SetValue};
 pub use string::StrValue;
 
 /// A value stored under a key.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    Hash(HashValue),
+    Set(SetValue),
 }
 
 impl Value {
@@ -15,6 +23,8 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -22,6 +32,8 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 
@@ -29,6 +41,8 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod errors;
 mod keys;
+pub mod lists;
 mod multikey;
 mod strings;
 pub mod table;

@@ -1,13 +1,16 @@
 //! Value encodings. Plain data structures: no I/O, no commands, no runtime.
 
+mod list;
 mod string;
 
+pub use list::ListValue;
 pub use string::StrValue;
 
 /// A value stored under a key.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    List(ListValue),
 }
 
 impl Value {
@@ -15,6 +18,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
         }
     }
 
@@ -22,6 +26,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::List(l) => l.encoding(),
         }
     }
 
@@ -29,6 +34,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::List(l) => l.heap_size(),
         }
     }
 }

@@ -176,3 +176,20 @@ fn linked_moves_are_served_before_the_push_returns() {
     assert_eq!(q(&mut c, &["OBJECT", "ENCODING", "l3{t}"]).unwrap(), bulk("listpack"));
     assert_eq!(q(&mut c, &["TYPE", "l3{t}"]).unwrap(), Value::SimpleString("list".into()));
 }
+
+#[test]
+fn rename_and_copy_into_a_waited_key_wake_it() {
+    let s = start();
+    let mut c = s.client();
+    let (other, waited) = keys_on_two_shards("rn");
+    for (i, cmd) in [["RENAME", &other, &waited], ["COPY", &other, &waited]].iter().enumerate() {
+        let w2 = waited.clone();
+        let mut w = s.client();
+        let t = std::thread::spawn(move || q(&mut w, &["BRPOP", &w2, "5"]).unwrap());
+        wait_blocked(&mut c, 1);
+        q(&mut c, &["RPUSH", &other, &format!("v{i}")]).unwrap();
+        q(&mut c, &cmd[..]).unwrap();
+        assert_eq!(t.join().unwrap(), Value::Array(vec![bulk(&waited), bulk(&format!("v{i}"))]), "{cmd:?}");
+        q(&mut c, &["DEL", &other]).unwrap();
+    }
+}

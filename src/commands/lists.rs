@@ -713,6 +713,8 @@ struct BlockGuard<'a> {
     client: u64,
     claim: Arc<AtomicBool>,
     keys: Vec<Bytes>,
+    /// Whether this client is counted in `blocked_clients` (once it actually waits).
+    counted: bool,
 }
 
 impl<'a> BlockGuard<'a> {
@@ -724,8 +726,14 @@ impl<'a> BlockGuard<'a> {
         claim: Arc<AtomicBool>,
         keys: Vec<Bytes>,
     ) -> Self {
-        home.borrow_mut().blocking.blocked_clients += 1;
-        BlockGuard { shards, home: home.clone(), db, client, claim, keys }
+        BlockGuard { shards, home: home.clone(), db, client, claim, keys, counted: false }
+    }
+
+    fn count(&mut self) {
+        if !self.counted {
+            self.counted = true;
+            self.home.borrow_mut().blocking.blocked_clients += 1;
+        }
     }
 }
 
@@ -751,7 +759,7 @@ impl Drop for BlockGuard<'_> {
                 }),
             );
         }
-        if let Ok(mut h) = self.home.try_borrow_mut() {
+        if let (true, Ok(mut h)) = (self.counted, self.home.try_borrow_mut()) {
             h.blocking.blocked_clients = h.blocking.blocked_clients.saturating_sub(1);
         }
     }
@@ -777,14 +785,13 @@ async fn block<R: Rt>(ctx: &mut Ctx<'_, R>, req: Req, timeout: Option<Duration>)
     let waiter = Waiter { client, claim: claim.clone(), tx, op, serve };
     let deadline = timeout.map(|d| ctx.rt.now() + d);
     let shards: &ShardSet = ctx.shards;
-    let mut guard: Option<BlockGuard<'_>> = None;
+    // Made before the first try, so a client that vanishes mid-registration leaves nothing.
+    let mut guard = BlockGuard::new(shards, ctx.home, db, client, claim.clone(), keys);
     loop {
         if let Some(r) = attempt(ctx, &req, Some(&waiter)).await {
             return r;
         }
-        if guard.is_none() {
-            guard = Some(BlockGuard::new(shards, ctx.home, db, client, claim.clone(), keys.clone()));
-        }
+        guard.count();
         let msg = match deadline {
             None => rx.recv().await,
             Some(dl) => {

@@ -4,6 +4,7 @@ use super::multikey::{by_shard, MultiKind};
 use super::table::{CommandSpec, KeySpec, Run, ShardFn};
 use super::Ctx;
 use super::{errors, strings};
+use crate::engine::notify::class;
 use crate::engine::{Entry, Mode, Shard};
 use crate::protocol::Reply;
 use crate::runtime::Rt;
@@ -429,6 +430,8 @@ fn move_cmd(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     }
     let Some(e) = sh.dbs[db].remove(&args[1]) else { return Reply::Int(0) };
     sh.dbs[target].set(e.key, e.value, e.expire_at);
+    sh.notify(db, class::GENERIC, "move_from", &args[1]);
+    sh.notify(target, class::GENERIC, "move_to", &args[1]);
     Reply::Int(1)
 }
 
@@ -446,6 +449,8 @@ pub fn rename_local(sh: &mut Shard, db: usize, src: &Bytes, dst: &Bytes, nx: boo
     }
     if let Some(e) = sh.dbs[db].remove(src) {
         sh.dbs[db].set(dst.clone(), e.value, e.expire_at);
+        sh.notify(db, class::GENERIC, "rename_from", src);
+        sh.notify(db, class::GENERIC, "rename_to", dst);
     }
     done
 }
@@ -461,6 +466,7 @@ fn copy_into(sh: &mut Shard, db: usize, key: &Bytes, v: (Value, u64), replace: b
         return Reply::Int(0);
     }
     sh.dbs[db].set(key.clone(), v.0, v.1);
+    sh.notify(db, class::GENERIC, "copy_to", key);
     Reply::Int(1)
 }
 
@@ -722,9 +728,19 @@ async fn rename<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes], nx: bool) -> Reply 
             None => return shutting_down(),
         }
     }
-    let Some(Some(e)) = tx.run(ss, move |sh| sh.dbs[db].remove(&src)).await else { return shutting_down() };
+    let Some(Some(e)) = tx
+        .run(ss, move |sh| {
+            let e = sh.dbs[db].remove(&src);
+            sh.notify(db, class::GENERIC, "rename_from", &src);
+            e
+        })
+        .await
+    else {
+        return shutting_down();
+    };
     tx.run(ds, move |sh| {
-        sh.dbs[db].set(dst, e.value, e.expire_at);
+        sh.dbs[db].set(dst.clone(), e.value, e.expire_at);
+        sh.notify(db, class::GENERIC, "rename_to", &dst);
     })
     .await;
     if nx {

@@ -5,6 +5,7 @@
 pub mod errors;
 mod hashes;
 mod keys;
+pub mod lists;
 mod multikey;
 mod sets;
 mod strings;

@@ -29,6 +29,8 @@ pub enum MultiKind {
     Object,
     /// SMOVE, SINTER/SUNION/SDIFF (and STORE), SINTERCARD.
     Sets(super::sets::SetMulti),
+    /// LMOVE, RPOPLPUSH, LMPOP and the blocking list commands (commands::lists).
+    List(super::lists::ListCmd),
 }
 
 /// Groups argument indexes by the shard owning the key at each index, in shard order.
@@ -146,6 +148,7 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, kind: MultiKind, args: &[Bytes]) -
         | MultiKind::RandomKey
         | MultiKind::Object => super::keys::run_cross(ctx, kind, args).await,
         MultiKind::Sets(op) => super::sets::run_multi(ctx, op, args).await,
+        MultiKind::List(cmd) => super::lists::run_cross(ctx, cmd, args).await,
     }
 }
 

@@ -108,6 +108,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(super::keys::COMMANDS)
         .chain(super::hashes::COMMANDS)
         .chain(super::sets::COMMANDS)
+        .chain(super::lists::COMMANDS)
         .chain(crate::server::commands::COMMANDS)
 }
 

@@ -1,6 +1,7 @@
 //! The sharded engine: shards own the data, the shard set routes work to them and coordinates
 //! transactions across them. No sockets, no RESP, no runtime calls beyond the `Rt` it is handed.
 
+mod blocking;
 mod db;
 mod driver;
 mod keytable;
@@ -11,6 +12,7 @@ mod shard_config;
 mod shardset;
 pub mod slot;
 
+pub use blocking::{BlockOp, ServeFn, Waiter, WakeMsg};
 pub use db::Db;
 pub use driver::drive_shard;
 pub use keytable::{Entry, KeyTable};

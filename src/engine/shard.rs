@@ -1,6 +1,7 @@
 //! A shard: a plain struct that owns its part of every database. All access is synchronous
 //! (`FnOnce(&mut Shard)`), so a command on one shard can never be interleaved with another.
 
+use super::blocking::Blocking;
 use super::db::Db;
 use super::locks::{LockKey, LockTable, Mode, Waiter};
 use super::notify::{class, KeyEvent};
@@ -53,6 +54,8 @@ pub struct Shard {
     pub config: ShardConfig,
     /// Events recorded by `notify`, waiting to be published.
     pub events: Vec<KeyEvent>,
+    /// Clients blocked on this shard's keys (BLPOP and friends).
+    pub blocking: Blocking,
 }
 
 impl Shard {
@@ -67,6 +70,7 @@ impl Shard {
             rng: seed | 1,
             config: ShardConfig::default(),
             events: Vec::new(),
+            blocking: Blocking::new(seed.rotate_left(29)),
         }
     }
 
@@ -83,6 +87,9 @@ impl Shard {
     /// Every change to a key goes through here: `class` is Redis's notification class
     /// (`notify::class`), `event` Redis's event name ("set", "del", "expire", "hset", ...).
     pub fn notify(&mut self, db: usize, class: u8, event: &'static str, key: &[u8]) {
+        if self.blocking.is_waiting() {
+            self.blocking.mark_ready(db, key);
+        }
         if self.config.notify.wants(class) {
             self.events.push(KeyEvent { db, class, event, key: Bytes::copy_from_slice(key) });
         }
@@ -103,6 +110,13 @@ impl Shard {
             let runs = self.locks.enqueue(lk, Waiter::Run(f));
             self.run_all(runs);
             false
+        }
+    }
+
+    /// Serves blocked clients whose keys the work just run made ready (see `blocking`).
+    pub fn after_work(&mut self) {
+        if self.blocking.has_ready() {
+            self.serve_blocked();
         }
     }
 

@@ -86,7 +86,9 @@ impl ShardSet {
                 sh.now_ms = rt.wall_ms();
                 // The fast path: nothing locked on this shard, so run now with no message at all.
                 if sh.locks.is_idle() {
-                    return Some(f(&mut sh));
+                    let out = f(&mut sh);
+                    sh.after_work();
+                    return Some(out);
                 }
                 let (tx, rx) = oneshot::channel();
                 sh.run_or_queue(
@@ -97,6 +99,7 @@ impl ShardSet {
                         let _ = tx.send(f(sh));
                     }),
                 );
+                sh.after_work();
                 rx
             };
             return queued.await.ok();

@@ -29,6 +29,8 @@ pub struct InfoSnapshot {
     pub threads: usize,
     pub shards: usize,
     pub connected_clients: usize,
+    /// Clients waiting in a blocking command (BLPOP...).
+    pub blocked_clients: usize,
     pub maxclients: i64,
     pub used_memory: u64,
     pub maxmemory: i64,
@@ -155,7 +157,7 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
             kv(out, "maxclients", s.maxclients);
             kv(out, "client_recent_max_input_buffer", 0);
             kv(out, "client_recent_max_output_buffer", 0);
-            kv(out, "blocked_clients", 0);
+            kv(out, "blocked_clients", s.blocked_clients);
             kv(out, "tracking_clients", 0);
             kv(out, "clients_in_timeout_table", 0);
         }

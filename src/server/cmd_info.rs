@@ -20,6 +20,7 @@ struct ShardPart {
     misses: u64,
     processed: u64,
     commands: Vec<(&'static str, CommandStat)>,
+    blocked: usize,
 }
 
 fn shard_part(sh: &mut Shard, want_commands: bool) -> ShardPart {
@@ -48,6 +49,7 @@ fn shard_part(sh: &mut Shard, want_commands: bool) -> ShardPart {
         hits: st.keyspace_hits,
         misses: st.keyspace_misses,
         processed: st.commands_processed,
+        blocked: sh.blocking.blocked_clients,
         commands: if want_commands { st.commands.iter().map(|(k, v)| (*k, *v)).collect() } else { Vec::new() },
     }
 }
@@ -102,6 +104,7 @@ async fn gather<R: Rt>(ctx: &mut Ctx<'_, R>, want_commands: bool) -> InfoSnapsho
         s.keyspace_hits += p.hits;
         s.keyspace_misses += p.misses;
         s.total_commands_processed += p.processed;
+        s.blocked_clients += p.blocked;
         for (name, c) in p.commands {
             let t = commands.entry(name).or_default();
             t.calls += c.calls;

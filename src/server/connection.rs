@@ -97,7 +97,21 @@ impl<R: Rt> Connection<R> {
                         }
                         self.flush_squash(&mut squash, &mut wbuf).await;
                         let taken = std::mem::take(&mut args);
-                        let (reply, back) = self.handle(taken).await;
+                        let (reply, back) = if commands::lookup(&taken[0]).is_some_and(commands::lists::is_blocking) {
+                            // A blocked client may go away while it waits: watch the socket so
+                            // its wait ends (and deregisters) instead of being served later.
+                            let limit = self.state.client_query_buffer_limit.load(Ordering::Relaxed);
+                            let state = self.state.clone();
+                            tokio::select! {
+                                biased;
+                                out = self.handle(taken) => out,
+                                _ = handle.kill.notified() => break 'conn,
+                                _ = state.stop_notify.notified() => break 'conn,
+                                _ = watch_closed(&mut stream, &mut rbuf, limit) => break 'conn,
+                            }
+                        } else {
+                            self.handle(taken).await
+                        };
                         args = back;
                         if let Some(reply) = reply {
                             reply.encode(self.client.resp, &mut wbuf);
@@ -226,6 +240,21 @@ impl<R: Rt> Connection<R> {
         let elapsed = self.rt.now().saturating_sub(start);
         self.home.borrow_mut().stats.record_command(self.client.last_cmd, elapsed, out.0.is_error());
         out
+    }
+}
+
+/// Reads whatever a client sends while its command waits (kept for after it), and returns
+/// once the connection is closed or broken.
+async fn watch_closed<S: tokio::io::AsyncRead + Unpin>(stream: &mut S, buf: &mut BytesMut, limit: i64) {
+    loop {
+        if buf.len() as i64 > limit {
+            std::future::pending::<()>().await;
+        }
+        buf.reserve(READ_CHUNK / 4);
+        match stream.read_buf(buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
     }
 }
 

@@ -2,11 +2,13 @@
 
 mod dict;
 mod hash;
+mod list;
 mod pack;
 mod set;
 mod string;
 
 pub use hash::{HashLimits, HashValue};
+pub use list::ListValue;
 pub use set::{SetLimits, SetValue};
 pub use string::StrValue;
 
@@ -16,6 +18,7 @@ pub enum Value {
     Str(StrValue),
     Hash(HashValue),
     Set(SetValue),
+    List(ListValue),
 }
 
 impl Value {
@@ -25,6 +28,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::List(_) => "list",
         }
     }
 
@@ -34,6 +38,7 @@ impl Value {
             Value::Str(s) => s.encoding(),
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::List(l) => l.encoding(),
         }
     }
 
@@ -43,6 +48,7 @@ impl Value {
             Value::Str(s) => s.heap_size(),
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
+            Value::List(l) => l.heap_size(),
         }
     }
 }

@@ -175,7 +175,7 @@ mod tests {
                     }
                     Op::Get(k) => {
                         let want = model.get(&k).filter(|(_, d)| *d == 0 || *d > now).map(|(v, _)| *v as i64);
-                        let got = db.lookup(&[k], now).0.map(|e| match &e.value { Value::Str(s) => s.as_int().unwrap() });
+                        let got = db.lookup(&[k], now).0.map(|e| match &e.value { Value::Str(s) => s.as_int().unwrap(), _ => unreachable!() });
                         prop_assert_eq!(got, want);
                     }
                     Op::Advance(ms) => now += ms as u64,

@@ -1,13 +1,17 @@
 //! Value encodings. Plain data structures: no I/O, no commands, no runtime.
 
+mod ostree;
 mod string;
+pub mod zset;
 
 pub use string::StrValue;
+pub use zset::ZSet;
 
 /// A value stored under a key.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -15,6 +19,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -22,6 +27,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -29,6 +35,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod keys;
 mod multikey;
 mod strings;
 pub mod table;
+mod zsets;
 
 pub use table::{lookup, CommandSpec, KeySpec, Run};
 

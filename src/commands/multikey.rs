@@ -27,6 +27,8 @@ pub enum MultiKind {
     RandomKey,
     /// OBJECT subcommand [key]: reads the server's config, then the key's shard.
     Object,
+    /// Sorted-set commands over several keys (ZUNIONSTORE, ZMPOP, ...).
+    Zset(super::zsets::ZMulti),
 }
 
 /// Groups argument indexes by the shard owning the key at each index, in shard order.
@@ -143,6 +145,7 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, kind: MultiKind, args: &[Bytes]) -
         | MultiKind::Scan
         | MultiKind::RandomKey
         | MultiKind::Object => super::keys::run_cross(ctx, kind, args).await,
+        MultiKind::Zset(op) => super::zsets::run_multi(ctx, op, args).await,
     }
 }
 

@@ -36,6 +36,9 @@ pub enum Reply {
     Bool(bool),
     /// A verbatim string (`=` with a 3-letter format) in RESP3; a bulk string in RESP2.
     Verbatim(&'static str, Bytes),
+    /// Ordered pairs: a flat array in RESP2, an array of two-element arrays in RESP3
+    /// (ZRANGE ... WITHSCORES, ZPOPMIN with a count, ZRANDMEMBER ... WITHSCORES).
+    Pairs(Vec<(Reply, Reply)>),
     /// An out-of-band push (`>`) in RESP3; an array in RESP2.
     Push(Vec<Reply>),
 }
@@ -88,6 +91,17 @@ impl Reply {
                 for (k, val) in pairs {
                     k.encode(v, out);
                     val.encode(v, out);
+                }
+            }
+            Reply::Pairs(pairs) => {
+                let n = pairs.len() as i64;
+                int_line(out, b'*', if v == RespVersion::Resp3 { n } else { 2 * n });
+                for (a, b) in pairs {
+                    if v == RespVersion::Resp3 {
+                        out.put_slice(b"*2\r\n");
+                    }
+                    a.encode(v, out);
+                    b.encode(v, out);
                 }
             }
             Reply::Set(items) => {
@@ -198,6 +212,9 @@ mod tests {
         assert_eq!(enc(&Reply::Double(1.5), Resp2), "$3\r\n1.5\r\n");
         assert_eq!(enc(&Reply::Double(1.5), Resp3), ",1.5\r\n");
         assert_eq!(enc(&Reply::Bool(true), Resp2), ":1\r\n");
+        let p = Reply::Pairs(vec![(Reply::bulk_str("a"), Reply::Double(1.5))]);
+        assert_eq!(enc(&p, Resp2), "*2\r\n$1\r\na\r\n$3\r\n1.5\r\n");
+        assert_eq!(enc(&p, Resp3), "*1\r\n*2\r\n$1\r\na\r\n,1.5\r\n");
         assert_eq!(enc(&Reply::error("ERR x\r\ny"), Resp2), "-ERR x  y\r\n");
     }
 

@@ -1308,13 +1308,7 @@ fn compute_setop(op: &SetOp, srcs: Vec<Option<Members>>) -> (usize, Members) {
                 }
                 for (map, w) in &others {
                     match map.get(m) {
-                        Some(v) => {
-                            let mut v = v * w;
-                            if v.is_nan() {
-                                v = 0.0;
-                            }
-                            aggregate(&mut score, v, op.agg)
-                        }
+                        Some(v) => aggregate(&mut score, v * w, op.agg),
                         None => continue 'each,
                     }
                 }

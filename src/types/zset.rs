@@ -78,7 +78,7 @@ impl ZSet {
 
     pub fn len(&self) -> usize {
         match self {
-            ZSet::Pack(p) => p.len,
+            ZSet::Pack(p) => p.len as usize,
             ZSet::Big(b) => b.tree.len(),
         }
     }
@@ -114,7 +114,7 @@ impl ZSet {
         match self {
             ZSet::Pack(p) => {
                 let added = p.insert(member, score);
-                if added && (p.len > lim.entries || member.len() > lim.value) {
+                if added && (p.len as usize > lim.entries || member.len() > lim.value) {
                     self.convert_to_big();
                 }
                 added
@@ -126,7 +126,7 @@ impl ZSet {
     fn convert_to_big(&mut self) {
         if let ZSet::Pack(p) = self {
             let mut b = Big::default();
-            b.slots.reserve(p.len);
+            b.slots.reserve(p.len as usize);
             for e in p.iter() {
                 b.insert(e.member, e.score);
             }
@@ -238,7 +238,7 @@ pub struct PackEntry<'a> {
 #[derive(Clone, Debug, Default)]
 pub struct Pack {
     buf: Vec<u8>,
-    len: usize,
+    len: u32,
 }
 
 impl Pack {
@@ -465,6 +465,8 @@ mod tests {
     fn layout_is_compact() {
         assert_eq!(std::mem::size_of::<Small>(), 24);
         assert_eq!(std::mem::size_of::<Slot>(), 32);
+        // No bigger than a string value, so adding zsets does not grow every key's entry.
+        assert!(std::mem::size_of::<ZSet>() <= std::mem::size_of::<crate::types::StrValue>());
     }
 
     #[test]
@@ -477,6 +479,7 @@ mod tests {
             z.insert(format!("member:{i}").as_bytes(), (i % 1000) as f64, lim);
         }
         let per = z.heap_size() as f64 / n as f64;
+        eprintln!("{per:.1} bytes per member");
         assert!(per < 80.0, "{per} bytes per member");
     }
 

@@ -10,6 +10,7 @@ mod multikey;
 mod sets;
 mod strings;
 pub mod table;
+mod zsets;
 
 pub use table::{lookup, CommandSpec, KeySpec, Run};
 

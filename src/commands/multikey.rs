@@ -31,6 +31,8 @@ pub enum MultiKind {
     Sets(super::sets::SetMulti),
     /// LMOVE, RPOPLPUSH, LMPOP and the blocking list commands (commands::lists).
     List(super::lists::ListCmd),
+    /// Sorted-set commands over several keys (ZUNIONSTORE, ZMPOP, ...).
+    Zset(super::zsets::ZMulti),
 }
 
 /// Groups argument indexes by the shard owning the key at each index, in shard order.
@@ -149,6 +151,7 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, kind: MultiKind, args: &[Bytes]) -
         | MultiKind::Object => super::keys::run_cross(ctx, kind, args).await,
         MultiKind::Sets(op) => super::sets::run_multi(ctx, op, args).await,
         MultiKind::List(cmd) => super::lists::run_cross(ctx, cmd, args).await,
+        MultiKind::Zset(op) => super::zsets::run_multi(ctx, op, args).await,
     }
 }
 

@@ -109,6 +109,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(super::hashes::COMMANDS)
         .chain(super::sets::COMMANDS)
         .chain(super::lists::COMMANDS)
+        .chain(super::zsets::COMMANDS)
         .chain(crate::server::commands::COMMANDS)
 }
 

@@ -5,5 +5,5 @@ mod inline;
 mod reply;
 mod request;
 
-pub use reply::{Reply, RespVersion};
+pub use reply::{format_double, Reply, RespVersion};
 pub use request::{parse_request, Limits, ProtocolError};

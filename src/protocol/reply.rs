@@ -30,14 +30,15 @@ pub enum Reply {
     Map(Vec<(Reply, Reply)>),
     /// A set in RESP3; an array in RESP2.
     Set(Vec<Reply>),
-    /// An array of 2-element arrays in RESP3; a flat array in RESP2 (HRANDFIELD WITHVALUES).
-    Pairs(Vec<(Reply, Reply)>),
     /// A double in RESP3; a bulk string in RESP2.
     Double(f64),
     /// A boolean in RESP3; the integer 1 or 0 in RESP2.
     Bool(bool),
     /// A verbatim string (`=` with a 3-letter format) in RESP3; a bulk string in RESP2.
     Verbatim(&'static str, Bytes),
+    /// Ordered pairs: a flat array in RESP2, an array of two-element arrays in RESP3
+    /// (ZRANGE ... WITHSCORES, ZPOPMIN with a count, HRANDFIELD/ZRANDMEMBER with values).
+    Pairs(Vec<(Reply, Reply)>),
     /// An out-of-band push (`>`) in RESP3; an array in RESP2.
     Push(Vec<Reply>),
 }
@@ -211,6 +212,9 @@ mod tests {
         assert_eq!(enc(&Reply::Double(1.5), Resp2), "$3\r\n1.5\r\n");
         assert_eq!(enc(&Reply::Double(1.5), Resp3), ",1.5\r\n");
         assert_eq!(enc(&Reply::Bool(true), Resp2), ":1\r\n");
+        let p = Reply::Pairs(vec![(Reply::bulk_str("a"), Reply::Double(1.5))]);
+        assert_eq!(enc(&p, Resp2), "*2\r\n$1\r\na\r\n$3\r\n1.5\r\n");
+        assert_eq!(enc(&p, Resp3), "*1\r\n*2\r\n$1\r\na\r\n,1.5\r\n");
         assert_eq!(enc(&Reply::error("ERR x\r\ny"), Resp2), "-ERR x  y\r\n");
     }
 

@@ -3,14 +3,17 @@
 mod dict;
 mod hash;
 mod list;
+mod ostree;
 mod pack;
 mod set;
 mod string;
+pub mod zset;
 
 pub use hash::{HashLimits, HashValue};
 pub use list::ListValue;
 pub use set::{SetLimits, SetValue};
 pub use string::StrValue;
+pub use zset::ZSet;
 
 /// A value stored under a key.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,6 +22,7 @@ pub enum Value {
     Hash(HashValue),
     Set(SetValue),
     List(ListValue),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -29,6 +33,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::List(_) => "list",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -39,6 +44,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::List(l) => l.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -49,6 +55,7 @@ impl Value {
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
             Value::List(l) => l.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 }

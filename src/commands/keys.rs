@@ -4,6 +4,7 @@ use super::multikey::{by_shard, MultiKind};
 use super::table::{CommandSpec, KeySpec, Run, ShardFn};
 use super::Ctx;
 use super::{errors, strings};
+use crate::engine::notify::class;
 use crate::engine::{Entry, Mode, Shard};
 use crate::protocol::Reply;
 use crate::runtime::Rt;
@@ -276,7 +277,13 @@ impl CountOp {
         let mut n = 0;
         for k in keys {
             let hit = match self {
-                CountOp::Del | CountOp::Unlink => sh.lookup_write(db, k).is_some() && sh.dbs[db].remove(k).is_some(),
+                CountOp::Del | CountOp::Unlink => {
+                    let hit = sh.lookup_write(db, k).is_some() && sh.dbs[db].remove(k).is_some();
+                    if hit {
+                        sh.notify(db, class::GENERIC, "del", k);
+                    }
+                    hit
+                }
                 CountOp::Exists | CountOp::Touch => sh.lookup(db, k).is_some(),
             };
             n += hit as i64;
@@ -332,8 +339,10 @@ fn expire_generic(sh: &mut Shard, db: usize, args: &[Bytes], relative: bool, sec
     }
     if when <= now {
         sh.dbs[db].remove(&args[1]);
+        sh.notify(db, class::GENERIC, "del", &args[1]);
     } else {
         sh.dbs[db].set_expire(&args[1], when as u64);
+        sh.notify(db, class::GENERIC, "expire", &args[1]);
     }
     Reply::Int(1)
 }
@@ -391,6 +400,7 @@ fn persist(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     match sh.lookup_write(db, &args[1]) {
         Some(e) if e.expire_at != 0 => {
             sh.dbs[db].set_expire(&args[1], 0);
+            sh.notify(db, class::GENERIC, "persist", &args[1]);
             Reply::Int(1)
         }
         _ => Reply::Int(0),
@@ -429,6 +439,8 @@ fn move_cmd(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     }
     let Some(e) = sh.dbs[db].remove(&args[1]) else { return Reply::Int(0) };
     sh.dbs[target].set(e.key, e.value, e.expire_at);
+    sh.notify(db, class::GENERIC, "move_from", &args[1]);
+    sh.notify(target, class::GENERIC, "move_to", &args[1]);
     Reply::Int(1)
 }
 
@@ -446,6 +458,8 @@ pub fn rename_local(sh: &mut Shard, db: usize, src: &Bytes, dst: &Bytes, nx: boo
     }
     if let Some(e) = sh.dbs[db].remove(src) {
         sh.dbs[db].set(dst.clone(), e.value, e.expire_at);
+        sh.notify(db, class::GENERIC, "rename_from", src);
+        sh.notify(db, class::GENERIC, "rename_to", dst);
     }
     done
 }
@@ -461,6 +475,7 @@ fn copy_into(sh: &mut Shard, db: usize, key: &Bytes, v: (Value, u64), replace: b
         return Reply::Int(0);
     }
     sh.dbs[db].set(key.clone(), v.0, v.1);
+    sh.notify(db, class::GENERIC, "copy_to", key);
     Reply::Int(1)
 }
 
@@ -503,6 +518,7 @@ pub fn scan_step(
     for k in expired {
         if sh.dbs[db].remove(&k).is_some() {
             sh.stats.expired_keys += 1;
+            sh.notify(db, class::EXPIRED, "expired", &k);
         }
     }
     (visited, next, found)
@@ -522,6 +538,7 @@ pub fn random_on(sh: &mut Shard, db: usize) -> Option<Bytes> {
         }
         sh.dbs[db].remove(&key);
         sh.stats.expired_keys += 1;
+        sh.notify(db, class::EXPIRED, "expired", &key);
     }
     None
 }
@@ -722,8 +739,18 @@ async fn rename<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes], nx: bool) -> Reply 
             None => return shutting_down(),
         }
     }
-    let Some(Some(e)) = tx.run(ss, move |sh| sh.dbs[db].remove(&src)).await else { return shutting_down() };
+    let Some(Some(e)) = tx
+        .run(ss, move |sh| {
+            let e = sh.dbs[db].remove(&src);
+            sh.notify(db, class::GENERIC, "rename_from", &src);
+            e
+        })
+        .await
+    else {
+        return shutting_down();
+    };
     tx.run(ds, move |sh| {
+        sh.notify(db, class::GENERIC, "rename_to", &dst);
         sh.dbs[db].set(dst, e.value, e.expire_at);
     })
     .await;

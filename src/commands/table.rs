@@ -103,7 +103,12 @@ impl CommandSpec {
 
 /// Every command, from every family.
 pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
-    super::strings::COMMANDS.iter().chain(super::keys::COMMANDS).chain(crate::server::commands::COMMANDS)
+    super::strings::COMMANDS
+        .iter()
+        .chain(super::keys::COMMANDS)
+        .chain(crate::server::commands::COMMANDS)
+        .chain(crate::server::multi::COMMANDS)
+        .chain(crate::server::pubsub::COMMANDS)
 }
 
 type Index = hashbrown::HashMap<&'static str, &'static CommandSpec, foldhash::fast::FixedState>;

@@ -4,8 +4,19 @@
 use super::db::Db;
 use super::locks::{LockKey, LockTable, Mode, Waiter};
 use super::notify::{class, KeyEvent};
+use super::pubsub::{Family, Publication, Registry};
 use super::shard_config::ShardConfig;
+use super::shardset::ShardSet;
 use bytes::Bytes;
+use std::sync::{Arc, Weak};
+use tokio::sync::oneshot;
+
+/// A key some client WATCHes: how many watchers, and the version they compare against.
+#[derive(Clone, Copy, Debug, Default)]
+struct Watch {
+    refs: u32,
+    version: u64,
+}
 
 /// Work for a shard: runs synchronously with the shard to itself.
 pub type Job = Box<dyn FnOnce(&mut Shard) + Send>;
@@ -53,6 +64,13 @@ pub struct Shard {
     pub config: ShardConfig,
     /// Events recorded by `notify`, waiting to be published.
     pub events: Vec<KeyEvent>,
+    /// WATCHed keys of this shard, by (db, key); `notify` bumps their version.
+    watched: hashbrown::HashMap<(usize, Bytes), Watch, foldhash::fast::FixedState>,
+    watch_clock: u64,
+    /// Subscriptions of the connections living on this shard's thread.
+    pub pubsub: Registry,
+    /// Every shard, to publish to (set by the server; absent in unit tests).
+    pub peers: Option<Weak<ShardSet>>,
 }
 
 impl Shard {
@@ -67,6 +85,10 @@ impl Shard {
             rng: seed | 1,
             config: ShardConfig::default(),
             events: Vec::new(),
+            watched: hashbrown::HashMap::with_hasher(foldhash::fast::FixedState::with_seed(seed)),
+            watch_clock: 0,
+            pubsub: Registry::default(),
+            peers: None,
         }
     }
 
@@ -83,9 +105,136 @@ impl Shard {
     /// Every change to a key goes through here: `class` is Redis's notification class
     /// (`notify::class`), `event` Redis's event name ("set", "del", "expire", "hset", ...).
     pub fn notify(&mut self, db: usize, class: u8, event: &'static str, key: &[u8]) {
+        if !self.watched.is_empty() {
+            self.touch_watched(db, key);
+        }
         if self.config.notify.wants(class) {
             self.events.push(KeyEvent { db, class, event, key: Bytes::copy_from_slice(key) });
         }
+    }
+
+    /// Marks a WATCHed key as changed (any write, expiry, FLUSH*, SWAPDB).
+    pub fn touch_watched(&mut self, db: usize, key: &[u8]) {
+        if let Some(w) = self.watched.get_mut(&(db, Bytes::copy_from_slice(key))) {
+            self.watch_clock += 1;
+            w.version = self.watch_clock;
+        }
+    }
+
+    /// Before `db` is emptied (FLUSHDB/FLUSHALL) or swapped with `other` (SWAPDB): every watched
+    /// key of `db` that exists in `db` (or in `other`) changes, as Redis's touchAllWatchedKeysInDb.
+    pub fn touch_watched_db(&mut self, db: usize, other: Option<usize>) {
+        let hit: Vec<(usize, Bytes)> = self
+            .watched
+            .keys()
+            .filter(|(d, k)| {
+                *d == db
+                    && (self.dbs[db].table.get(k).is_some()
+                        || other.is_some_and(|o| self.dbs[o].table.get(k).is_some()))
+            })
+            .cloned()
+            .collect();
+        for (d, k) in hit {
+            self.touch_watched(d, &k);
+        }
+    }
+
+    /// WATCH: registers one watcher of `key` and returns the version to compare at EXEC. A key
+    /// already logically expired is reclaimed first, so its deletion does not fail EXEC.
+    pub fn watch(&mut self, db: usize, key: &Bytes) -> u64 {
+        self.lookup_write(db, key);
+        let w = self.watched.entry((db, key.clone())).or_default();
+        w.refs += 1;
+        w.version
+    }
+
+    pub fn unwatch(&mut self, db: usize, key: &Bytes) {
+        let k = (db, key.clone());
+        if let Some(w) = self.watched.get_mut(&k) {
+            w.refs -= 1;
+            if w.refs == 0 {
+                self.watched.remove(&k);
+            }
+        }
+    }
+
+    /// The current version of a watched key, expiring it lazily first (a watched key that
+    /// expires before EXEC fails the transaction).
+    pub fn watch_version(&mut self, db: usize, key: &Bytes) -> u64 {
+        self.lookup_write(db, key);
+        self.watched.get(&(db, key.clone())).map_or(u64::MAX, |w| w.version)
+    }
+
+    /// Publishes the keyspace events recorded since the last call (after every command or batch).
+    pub fn publish_events(&mut self) {
+        if self.events.is_empty() {
+            return;
+        }
+        let flags = self.config.notify;
+        let mut out = Vec::new();
+        for e in std::mem::take(&mut self.events) {
+            if flags.keyspace {
+                let mut ch = format!("__keyspace@{}__:", e.db).into_bytes();
+                ch.extend_from_slice(&e.key);
+                out.push(Publication {
+                    family: Family::Channel,
+                    channel: Bytes::from(ch),
+                    payload: Bytes::from_static(e.event.as_bytes()),
+                });
+            }
+            if flags.keyevent {
+                out.push(Publication {
+                    family: Family::Channel,
+                    channel: Bytes::from(format!("__keyevent@{}__:{}", e.db, e.event)),
+                    payload: e.key,
+                });
+            }
+        }
+        let out = Arc::new(out);
+        match self.peers.as_ref().and_then(Weak::upgrade) {
+            Some(set) => {
+                for id in 0..set.num_shards() {
+                    let out = out.clone();
+                    set.post(
+                        id,
+                        Box::new(move |sh| {
+                            for p in out.iter() {
+                                sh.pubsub.deliver(p, sh.now_ms);
+                            }
+                        }),
+                    );
+                }
+            }
+            None => {
+                for p in out.iter() {
+                    self.pubsub.deliver(p, self.now_ms);
+                }
+            }
+        }
+    }
+
+    /// Sends `p` to every shard thread (this shard orders publishes to channels it owns: its
+    /// mailbox sends reach each thread in order). Each answer is that thread's reception count.
+    pub fn fan_out(&mut self, p: Publication) -> Vec<oneshot::Receiver<usize>> {
+        let p = Arc::new(p);
+        let Some(set) = self.peers.as_ref().and_then(Weak::upgrade) else {
+            let (tx, rx) = oneshot::channel();
+            let _ = tx.send(self.pubsub.deliver(&p, self.now_ms));
+            return vec![rx];
+        };
+        (0..set.num_shards())
+            .map(|id| {
+                let (tx, rx) = oneshot::channel();
+                let p = p.clone();
+                set.post(
+                    id,
+                    Box::new(move |sh| {
+                        let _ = tx.send(sh.pubsub.deliver(&p, sh.now_ms));
+                    }),
+                );
+                rx
+            })
+            .collect()
     }
 
     /// Runs `f` now if no lock stands in the way of `keys`, else queues it behind the lock.

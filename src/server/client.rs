@@ -31,6 +31,16 @@ pub struct ClientState {
     pub no_evict: bool,
     pub no_touch: bool,
     pub handle: Arc<ClientHandle>,
+    /// MULTI: the commands queued so far.
+    pub multi: Option<super::multi::MultiState>,
+    /// WATCHed keys and the versions seen.
+    pub watched: Vec<super::multi::WatchedKey>,
+    /// Set while EXEC runs the queued commands (blocking commands must not block then).
+    pub in_exec: bool,
+    /// Pub/sub subscriptions and the outbox messages arrive in.
+    pub subs: super::pubsub::Subscriptions,
+    /// Replies a command sends before its own (SUBSCRIBE a b: one confirmation per channel).
+    pub pre_replies: Vec<crate::protocol::Reply>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -30,13 +30,17 @@ pub async fn drive_shard<R: Rt>(rt: R, cell: ShardCell, mut mailbox: mpsc::Unbou
         let mut sh = cell.borrow_mut();
         sh.now_ms = rt.wall_ms();
         msg(&mut sh);
+        // Keyspace events go out after each job, before anything else can run here.
+        sh.publish_events();
         // Drain what is already queued under one borrow: fewer wake-ups under load.
         for _ in 0..64 {
             match mailbox.try_recv() {
-                Ok(msg) => msg(&mut sh),
+                Ok(msg) => {
+                    msg(&mut sh);
+                    sh.publish_events();
+                }
                 Err(_) => break,
             }
         }
-        sh.publish_events();
     }
 }

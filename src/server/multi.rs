@@ -58,7 +58,10 @@ const TX_FLAGS: &[&str] = &["noscript", "loading", "stale", "fast", "allow-busy"
 
 pub static COMMANDS: &[CommandSpec] = &[
     tx("multi", 1, TX_FLAGS, "Starts a transaction."),
-    tx("exec", 1, &["noscript", "loading", "stale", "skip-slowlog"], "Executes all commands in a transaction."),
+    CommandSpec {
+        acl: &["@slow", "@transaction"],
+        ..tx("exec", 1, &["noscript", "loading", "stale", "skip-slowlog"], "Executes all commands in a transaction.")
+    },
     tx("discard", 1, TX_FLAGS, "Discards a transaction."),
     CommandSpec {
         name: "watch",

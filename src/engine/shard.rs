@@ -293,6 +293,11 @@ impl Shard {
             }
             None => {
                 self.stats.keyspace_misses += 1;
+                // A read miss is an event ('m'), not a change: it must not touch WATCHed keys.
+                if self.config.notify.wants(class::KEY_MISS) {
+                    let key = Bytes::copy_from_slice(key);
+                    self.events.push(KeyEvent { db, class: class::KEY_MISS, event: "keymiss", key });
+                }
                 None
             }
         }
@@ -306,5 +311,71 @@ impl Shard {
             self.notify(db, class::EXPIRED, "expired", key);
         }
         self.dbs[db].table.get_mut(key)
+    }
+}
+
+#[cfg(test)]
+mod watch_tests {
+    use super::*;
+    use crate::types::{StrValue, Value};
+
+    fn put(sh: &mut Shard, key: &str, expire_at: u64) {
+        sh.dbs[0].set(Bytes::copy_from_slice(key.as_bytes()), Value::Str(StrValue::from_bytes(b"v")), expire_at);
+    }
+
+    #[test]
+    fn writes_expiry_and_flush_change_watched_versions() {
+        let mut sh = Shard::new(0, 16, 7);
+        sh.now_ms = 1000;
+        let k = Bytes::from("k");
+        put(&mut sh, "k", 0);
+        let v = sh.watch(0, &k);
+        assert_eq!(sh.watch_version(0, &k), v);
+        sh.notify(1, class::STRING, "set", b"k");
+        assert_eq!(sh.watch_version(0, &k), v, "another database");
+        sh.notify(0, class::STRING, "set", b"k");
+        assert_ne!(sh.watch_version(0, &k), v);
+        // Expiry between WATCH and EXEC.
+        let e = Bytes::from("e");
+        put(&mut sh, "e", 1500);
+        let v = sh.watch(0, &e);
+        sh.now_ms = 2000;
+        assert_ne!(sh.watch_version(0, &e), v);
+        // A key already stale at WATCH time is reclaimed first and does not fail EXEC.
+        put(&mut sh, "s", 1500);
+        let s = Bytes::from("s");
+        let v = sh.watch(0, &s);
+        assert_eq!(sh.watch_version(0, &s), v);
+        // FLUSHDB touches watched keys that exist only.
+        let v_k = sh.watch_version(0, &k);
+        let v_s = sh.watch_version(0, &s);
+        sh.touch_watched_db(0, None);
+        assert_ne!(sh.watch_version(0, &k), v_k);
+        assert_eq!(sh.watch_version(0, &s), v_s);
+        // Nothing is tracked once every watcher is gone.
+        for key in [&k, &e, &s] {
+            sh.unwatch(0, key);
+        }
+        assert!(sh.watched.is_empty());
+    }
+
+    #[test]
+    fn keyspace_events_are_published_locally_without_peers() {
+        use super::super::notify::NotifyFlags;
+        use super::super::pubsub::{Delivery, Outbox, OutputLimits, SubKind};
+        let mut sh = Shard::new(0, 16, 7);
+        sh.config.notify = NotifyFlags::parse("KEA").unwrap();
+        let out = Arc::new(Outbox::new(Arc::new(OutputLimits::default()), Box::new(|| {})));
+        sh.pubsub.subscribe(SubKind::Channel, Bytes::from("__keyevent@0__:del"), 1, &out);
+        sh.notify(0, class::GENERIC, "del", b"gone");
+        sh.publish_events();
+        assert_eq!(
+            out.drain(),
+            vec![Delivery::Message(
+                super::super::pubsub::Family::Channel,
+                Bytes::from("__keyevent@0__:del"),
+                Bytes::from("gone")
+            )]
+        );
     }
 }

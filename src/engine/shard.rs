@@ -124,14 +124,14 @@ impl Shard {
     /// Before `db` is emptied (FLUSHDB/FLUSHALL) or swapped with `other` (SWAPDB): every watched
     /// key of `db` that exists in `db` (or in `other`) changes, as Redis's touchAllWatchedKeysInDb.
     pub fn touch_watched_db(&mut self, db: usize, other: Option<usize>) {
+        // Logically expired keys count as missing, as in Redis.
+        let now = self.now_ms;
+        let live =
+            |d: usize, k: &Bytes| self.dbs[d].table.get(k).is_some_and(|e| e.expire_at == 0 || e.expire_at > now);
         let hit: Vec<(usize, Bytes)> = self
             .watched
             .keys()
-            .filter(|(d, k)| {
-                *d == db
-                    && (self.dbs[db].table.get(k).is_some()
-                        || other.is_some_and(|o| self.dbs[o].table.get(k).is_some()))
-            })
+            .filter(|(d, k)| *d == db && (live(db, k) || other.is_some_and(|o| live(o, k))))
             .cloned()
             .collect();
         for (d, k) in hit {
@@ -346,6 +346,13 @@ mod watch_tests {
         let s = Bytes::from("s");
         let v = sh.watch(0, &s);
         assert_eq!(sh.watch_version(0, &s), v);
+        // SWAPDB: a missing key replaced by a stale one does not change.
+        let z = Bytes::from("z");
+        let v_z = sh.watch(0, &z);
+        sh.dbs[1].set(z.clone(), Value::Str(StrValue::from_bytes(b"v")), 1500);
+        sh.touch_watched_db(0, Some(1));
+        assert_eq!(sh.watch_version(0, &z), v_z);
+        sh.unwatch(0, &z);
         // FLUSHDB touches watched keys that exist only.
         let v_k = sh.watch_version(0, &k);
         let v_s = sh.watch_version(0, &s);

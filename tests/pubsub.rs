@@ -96,12 +96,25 @@ fn resp2_subscribed_mode_rules_and_resp3_pushes() {
     let mut r3 = Resp::connect(s.port);
     assert!(matches!(r3.call(&["HELLO", "3"]), V::Map(_)));
     assert_eq!(r3.call(&["SUBSCRIBE", "a"]), V::Push(vec![V::bulk("subscribe"), V::bulk("a"), V::Int(1)]));
-    // RESP3: ordinary commands are allowed, messages arrive as pushes, a publish to oneself
-    // delivers the message before the reply.
+    // RESP3: ordinary commands are allowed, messages arrive as pushes after the reply of the
+    // command that published them.
     assert_eq!(r3.call(&["SET", "k", "v"]), V::Simple("OK".into()));
-    assert_eq!(r3.call(&["PUBLISH", "a", "self"]), V::Push(vec![V::bulk("message"), V::bulk("a"), V::bulk("self")]));
-    assert_eq!(r3.read(), V::Int(1));
+    assert_eq!(r3.call(&["PUBLISH", "a", "self"]), V::Int(1));
+    assert_eq!(r3.read(), V::Push(vec![V::bulk("message"), V::bulk("a"), V::bulk("self")]));
     assert_eq!(r3.call(&["PING"]), V::Simple("PONG".into()));
+    // Redis's "publish to self inside multi": EXEC's reply, then the messages.
+    assert_eq!(r3.call(&["MULTI"]), V::Simple("OK".into()));
+    for cmd in [&["PING", "abc"][..], &["PUBLISH", "a", "bar"], &["PUBLISH", "a", "vaz"], &["PING", "def"]] {
+        assert_eq!(r3.call(cmd), V::Simple("QUEUED".into()));
+    }
+    assert_eq!(r3.call(&["EXEC"]), V::arr(vec![V::bulk("abc"), V::Int(1), V::Int(1), V::bulk("def")]));
+    assert_eq!(r3.read(), V::Push(vec![V::bulk("message"), V::bulk("a"), V::bulk("bar")]));
+    assert_eq!(r3.read(), V::Push(vec![V::bulk("message"), V::bulk("a"), V::bulk("vaz")]));
+    // Unsubscribing inside MULTI: the confirmations are items of EXEC's reply.
+    assert_eq!(r3.call(&["SUBSCRIBE", "b"]), V::Push(vec![V::bulk("subscribe"), V::bulk("b"), V::Int(2)]));
+    assert_eq!(r3.call(&["MULTI"]), V::Simple("OK".into()));
+    assert_eq!(r3.call(&["UNSUBSCRIBE", "b"]), V::Simple("QUEUED".into()));
+    assert_eq!(r3.call(&["EXEC"]), V::arr(vec![V::Push(vec![V::bulk("unsubscribe"), V::bulk("b"), V::Int(1)])]));
 }
 
 #[test]

@@ -118,14 +118,15 @@ impl<R: Rt> Connection<R> {
                         let taken = std::mem::take(&mut args);
                         let (reply, back) = self.handle(taken).await;
                         args = back;
-                        // Messages that arrived meanwhile (a publish to oneself) go first, as in Redis.
-                        self.drain_outbox(&mut wbuf);
                         for pre in std::mem::take(&mut self.client.pre_replies) {
                             pre.encode(self.client.resp, &mut wbuf);
                         }
                         if let Some(reply) = reply {
                             reply.encode(self.client.resp, &mut wbuf);
                         }
+                        // Messages that arrived meanwhile (a publish to oneself) follow the
+                        // command's reply, as Redis's "publish to self inside multi" expects.
+                        self.drain_outbox(&mut wbuf);
                         if self.client.closing {
                             let _ = write_all(&mut stream, &mut wbuf).await;
                             break 'conn;

@@ -70,6 +70,9 @@ fn patterns_and_shard_channels() {
     assert_eq!(c.read(), V::arr(vec![V::bulk("smessage"), V::bulk("sch"), V::bulk("s")]));
     assert_eq!(p.call(&["PUBLISH", "sch", "s"]), V::Int(0), "shard channels are a separate namespace");
     assert_eq!(p.call(&["PUBSUB", "NUMPAT"]), V::Int(2));
+    let V::Bulk(Some(list)) = p.call(&["CLIENT", "LIST"]) else { panic!("CLIENT LIST") };
+    let list = String::from_utf8(list).unwrap();
+    assert!(list.contains("flags=P db=0 sub=1 psub=2 ssub=1 multi=-1"), "{list}");
     assert_eq!(p.call(&["PUBSUB", "SHARDCHANNELS"]), V::arr(vec![V::bulk("sch")]));
     assert_eq!(p.call(&["PUBSUB", "SHARDNUMSUB", "sch"]), V::arr(vec![V::bulk("sch"), V::Int(1)]));
     assert_eq!(c.call(&["PUNSUBSCRIBE", "x*"]), push3("punsubscribe", "x*", 2));

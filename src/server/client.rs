@@ -72,6 +72,9 @@ pub struct ClientHandle {
     /// CLIENT LIST flags that other threads print: no-evict (`e`), no-touch (`T`).
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
+    /// CLIENT LIST `sub`, `psub`, `ssub`, and `multi` (-1 outside MULTI, else commands queued).
+    pub subs: [std::sync::atomic::AtomicUsize; 3],
+    pub multi: std::sync::atomic::AtomicI64,
 }
 
 impl ClientHandle {
@@ -91,6 +94,8 @@ impl ClientHandle {
             resp: AtomicU8::new(2),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
+            subs: Default::default(),
+            multi: std::sync::atomic::AtomicI64::new(-1),
         }
     }
 

@@ -277,6 +277,14 @@ impl<R: Rt> Connection<R> {
         if let Reply::Error(e) = &reply {
             self.state.stats.count_error(e);
         }
+        {
+            // What CLIENT LIST shows of pub/sub and MULTI state.
+            let (h, c) = (&self.client.handle, &self.client);
+            h.subs[0].store(c.subs.channels.len(), Ordering::Relaxed);
+            h.subs[1].store(c.subs.patterns.len(), Ordering::Relaxed);
+            h.subs[2].store(c.subs.shard_channels.len(), Ordering::Relaxed);
+            h.multi.store(c.multi.as_ref().map_or(-1, |m| m.queued.len() as i64), Ordering::Relaxed);
+        }
         let suppressed = self.client.reply_mode != ReplyMode::On;
         if self.client.reply_mode == ReplyMode::Skipping {
             self.client.reply_mode = ReplyMode::On;

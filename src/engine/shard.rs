@@ -213,6 +213,13 @@ impl Shard {
         }
     }
 
+    /// Publishes pending keyspace events, then hands `out` back: a job's reply leaves only after
+    /// its events, so a client acting on the reply cannot overtake them.
+    pub fn reply_after_events<T>(&mut self, out: T) -> T {
+        self.publish_events();
+        out
+    }
+
     /// Sends `p` to every shard thread (this shard orders publishes to channels it owns: its
     /// mailbox sends reach each thread in order). Each answer is that thread's reception count.
     pub fn fan_out(&mut self, p: Publication) -> Vec<oneshot::Receiver<usize>> {

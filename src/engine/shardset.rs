@@ -75,7 +75,8 @@ impl ShardSet {
         if !self.post(
             id,
             Box::new(move |sh| {
-                let _ = tx.send(f(sh));
+                let out = f(sh);
+                let _ = tx.send(sh.reply_after_events(out));
             }),
         ) {
             return None;
@@ -114,7 +115,8 @@ impl ShardSet {
                     keys,
                     mode,
                     Box::new(move |sh| {
-                        let _ = tx.send(f(sh));
+                        let out = f(sh);
+                        let _ = tx.send(sh.reply_after_events(out));
                     }),
                 );
                 rx
@@ -126,7 +128,8 @@ impl ShardSet {
         }
         let (tx, rx) = oneshot::channel();
         let job: ShardMsg = Box::new(move |sh| {
-            let _ = tx.send(f(sh));
+            let out = f(sh);
+            let _ = tx.send(sh.reply_after_events(out));
         });
         rt.perturb("hop-send").await;
         let keys = keys.to_vec();

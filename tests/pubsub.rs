@@ -160,6 +160,28 @@ fn keyspace_notifications() {
 }
 
 #[test]
+fn keyspace_new_key_and_expired_events() {
+    let s = server();
+    let mut admin = Resp::connect(s.port);
+    assert_eq!(admin.call(&["CONFIG", "SET", "notify-keyspace-events", "Enx"]), V::Simple("OK".into()));
+    assert_eq!(
+        admin.call(&["CONFIG", "GET", "notify-keyspace-events"]),
+        V::arr(vec![V::bulk("notify-keyspace-events"), V::bulk("xnE")])
+    );
+    let mut c = Resp::connect(s.port);
+    assert_eq!(c.call(&["PSUBSCRIBE", "*"]), push3("psubscribe", "*", 1));
+    assert_eq!(admin.call(&["SET", "foo", "bar"]), V::Simple("OK".into()));
+    // A second SET of foo is not a new key.
+    assert_eq!(admin.call(&["SET", "foo", "baz"]), V::Simple("OK".into()));
+    assert_eq!(admin.call(&["SET", "bar", "bar", "PX", "50"]), V::Simple("OK".into()));
+    let pm = |ch: &str, payload: &str| V::arr(vec![V::bulk("pmessage"), V::bulk("*"), V::bulk(ch), V::bulk(payload)]);
+    assert_eq!(c.read(), pm("__keyevent@0__:new", "foo"));
+    assert_eq!(c.read(), pm("__keyevent@0__:new", "bar"));
+    // The active expiry cycle reclaims it without anyone asking.
+    assert_eq!(c.read(), pm("__keyevent@0__:expired", "bar"));
+}
+
+#[test]
 fn slow_subscriber_is_disconnected_at_the_output_limit() {
     let s = server();
     let mut admin = Resp::connect(s.port);

@@ -79,6 +79,8 @@ impl<R: Rt> Connection<R> {
                 biased;
                 _ = handle.kill.notified() => break 'conn,
                 _ = self.state.stop_notify.notified() => break 'conn,
+                // Requests first: their replies drain the outbox too, so neither side starves.
+                r = stream.read_buf(&mut rbuf) => r,
                 _ = messages(outbox.as_deref()) => {
                     // Published messages, written while requests keep being read.
                     self.drain_outbox(&mut wbuf);
@@ -92,7 +94,6 @@ impl<R: Rt> Connection<R> {
                     }
                     continue 'conn;
                 }
-                r = stream.read_buf(&mut rbuf) => r,
             };
             match read {
                 Ok(0) | Err(_) => break,

@@ -157,7 +157,12 @@ impl Outbox {
     pub fn drain(&self) -> Vec<Delivery> {
         let out: Vec<Delivery> = self.queue.lock().unwrap().drain(..).collect();
         let n: usize = out.iter().map(Delivery::size).sum();
-        self.bytes.fetch_sub(n.min(self.bytes.load(Ordering::Relaxed)), Ordering::Relaxed);
+        let take = n.min(self.bytes.load(Ordering::Relaxed));
+        let left = self.bytes.fetch_sub(take, Ordering::Relaxed).saturating_sub(take);
+        // Back under the soft limit: its clock starts again next time, as in Redis.
+        if left as u64 <= self.limits.soft.load(Ordering::Relaxed) {
+            self.soft_since.store(0, Ordering::Relaxed);
+        }
         out
     }
 
@@ -307,6 +312,23 @@ mod tests {
         a.push(Delivery::Message(Family::Channel, Bytes::from("c"), Bytes::from(vec![0u8; 100])), 0);
         assert!(a.overflowed());
         assert!(a.is_empty() && a.pending_bytes() == 0, "memory is released at once");
+    }
+
+    #[test]
+    fn outbox_closes_after_the_soft_limit_lasts() {
+        let limits = Arc::new(OutputLimits::default());
+        limits.set(0, 100, 2);
+        let a = Arc::new(Outbox::new(limits, Box::new(|| {})));
+        let big = || Delivery::Message(Family::Channel, Bytes::from("c"), Bytes::from(vec![0u8; 80]));
+        a.push(big(), 1_000);
+        a.push(big(), 1_000);
+        assert!(!a.overflowed(), "over the soft limit, but not for long yet");
+        a.drain();
+        a.push(big(), 2_500);
+        a.push(big(), 2_600);
+        assert!(!a.overflowed(), "the clock restarted when the queue fell below the limit");
+        a.push(big(), 4_700);
+        assert!(a.overflowed());
     }
 
     #[test]

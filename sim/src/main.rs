@@ -1,9 +1,9 @@
 //! `mayfly-sim`: deterministic simulation of Mayfly. See sim/README.md.
 //!
 //! ```text
-//! mayfly-sim run --seeds A..B [--canary] [--basic]   each seed runs twice; digests must match
+//! mayfly-sim run --seeds A..B [--canary] [--canary-multi] [--basic]   each seed runs twice; digests must match
 //! mayfly-sim replay --seed S [--trace] [--canary] [--basic]
-//! mayfly-sim canary [--seeds 0..200]                    exits 0 iff the checkers catch mset-no-locks
+//! mayfly-sim canary [--seeds 0..200]                    exits 0 iff the checkers catch every canary
 //! ```
 
 // Outside `--cfg madsim` (plain `cargo build/test --workspace`) only the pure parts build — the
@@ -64,6 +64,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             }
             "--trace" => out.opts.trace = true,
             "--canary" => out.opts.canary = true,
+            "--canary-multi" => out.opts.canary_multi = true,
             "--extended" => out.opts.extended = true,
             "--basic" => out.opts.extended = false,
             other => return Err(format!("unknown argument `{other}`")),
@@ -77,6 +78,9 @@ fn flags(opts: &Options) -> String {
     let mut f = String::new();
     if opts.canary {
         f.push_str(" --canary");
+    }
+    if opts.canary_multi {
+        f.push_str(" --canary-multi");
     }
     if !opts.extended {
         f.push_str(" --basic");
@@ -142,25 +146,45 @@ fn replay(seed: u64, opts: &Options) -> ExitCode {
     }
 }
 
-/// Proves the checkers work: with `mset-no-locks` on, some seed must fail atomicity.
+/// Proves the checkers work: with each canary on, some seed must fail the invariant it breaks
+/// (`mset-no-locks`: atomicity; `multi-no-locks`: atomicity or transactions).
 #[cfg(madsim)]
 fn canary(seeds: Range<u64>, opts: &Options) -> ExitCode {
-    let opts = Options { canary: true, ..opts.clone() };
-    let (from, to) = (seeds.start, seeds.end);
-    for seed in seeds {
-        let out = scenario::run(seed, &opts);
-        match out.failure {
-            Some(f) if f.contains("atomicity") => {
-                println!("canary caught by seed {seed} ({}): {f}", out.summary);
-                println!("  replay: sim/run replay --seed {seed} --trace --canary");
-                return ExitCode::SUCCESS;
+    let cases: [(&str, &str, Options, &[&str]); 2] = [
+        ("mset-no-locks", "--canary", Options { canary: true, ..opts.clone() }, &["atomicity"]),
+        (
+            "multi-no-locks",
+            "--canary-multi",
+            Options { canary_multi: true, ..opts.clone() },
+            &["atomicity", "transactions"],
+        ),
+    ];
+    let mut all_caught = true;
+    for (name, flag, opts, proofs) in cases {
+        let mut caught = false;
+        for seed in seeds.clone() {
+            let out = scenario::run(seed, &opts);
+            match out.failure {
+                Some(f) if proofs.iter().any(|p| f.contains(p)) => {
+                    println!("canary {name} caught by seed {seed} ({}): {f}", out.summary);
+                    println!("  replay: sim/run replay --seed {seed} --trace {flag}");
+                    caught = true;
+                    break;
+                }
+                Some(f) => println!("seed {seed} failed for another reason: {f}"),
+                None => {}
             }
-            Some(f) => println!("seed {seed} failed for another reason: {f}"),
-            None => {}
+        }
+        if !caught {
+            println!("CANARY MISSED: {name} went undetected for seeds {}..{}", seeds.start, seeds.end);
+            all_caught = false;
         }
     }
-    println!("CANARY MISSED: mset-no-locks went undetected for seeds {from}..{to}");
-    ExitCode::FAILURE
+    if all_caught {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 #[cfg(madsim)]

@@ -7,6 +7,7 @@ use crate::digest::Digest;
 use crate::disk::{DiskFaults, SimDisk};
 use crate::rt::{Knobs, SimRt};
 use crate::workloads::strings::{self, Shared};
+use crate::workloads::transactions::{self, TxShared};
 use bytes::Bytes;
 use madsim::rand::{thread_rng, Rng};
 use madsim::runtime::{Handle, Runtime};
@@ -22,6 +23,8 @@ const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const PORT: u16 = 6379;
 /// Total operations per seed, shared among the clients.
 const OPS_PER_SEED: usize = 320;
+/// Transactions per transaction client.
+const TX_OPS_PER_CLIENT: usize = 40;
 /// Virtual time after which a seed that has not finished counts as stuck.
 const LIVENESS_LIMIT: Duration = Duration::from_secs(900);
 
@@ -29,6 +32,8 @@ const LIVENESS_LIMIT: Duration = Duration::from_secs(900);
 pub struct Options {
     /// Switch on the `mset-no-locks` canary.
     pub canary: bool,
+    /// Switch on the `multi-no-locks` canary (EXEC runs its commands without locks).
+    pub canary_multi: bool,
     /// Keep every folded event for printing.
     pub trace: bool,
     /// Include commands still being built (INCR, EXPIRE, TTL, ...).
@@ -97,15 +102,21 @@ async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>
     if opts.canary {
         faults.insert("mset-no-locks");
     }
+    if opts.canary_multi {
+        faults.insert("multi-no-locks");
+    }
+    let tx_clients = rng.gen_range(2..=3usize);
     let knobs =
         Knobs { cores: shards, clock_skew_ms: skew, perturb_prob, perturb_max_us: 2000, buggify_prob: 0.0, faults };
-    let summary = format!("shards={shards} clients={clients} skew={skew}ms perturb={perturb_prob} pauses={pauses}");
+    let summary = format!("shards={shards} clients={clients} tx_clients={tx_clients} skew={skew}ms perturb={perturb_prob} pauses={pauses}");
     digest.fold(|| summary.clone());
     *summary_out.lock().unwrap_or_else(|e| e.into_inner()) = summary;
 
     let router = Router { num_shards: shards, use_tags: false };
     let groups: Vec<Vec<Bytes>> =
         (0..3).map(|g| spanning_group(&router, &format!("g{g}:"), rng.gen_range(2..=4))).collect();
+    let tx_groups: Vec<Vec<Bytes>> =
+        (0..2).map(|g| spanning_group(&router, &format!("x{g}:"), rng.gen_range(2..=4))).collect();
     let srt = SimRt::new(knobs, digest.clone(), SimDisk::new(rng.gen(), DiskFaults::none()));
 
     let handle = Handle::current();
@@ -155,9 +166,32 @@ async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>
             })
             .build();
     }
+    let tx_shared = Arc::new(TxShared {
+        server: SocketAddr::new(IpAddr::V4(SERVER_IP), PORT),
+        server_skew_ms: skew,
+        groups: tx_groups,
+        cas_keys: vec![Bytes::from("cas0"), Bytes::from("cas1")],
+        ops_per_client: TX_OPS_PER_CLIENT,
+        digest: digest.clone(),
+        cas: Default::default(),
+    });
+    for id in 0..tx_clients {
+        let (sh, tx) = (tx_shared.clone(), tx.clone());
+        handle
+            .create_node()
+            .name(format!("tx-client-{id}"))
+            .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 2, id as u8 + 1)))
+            .init(move || {
+                let (sh, tx) = (sh.clone(), tx.clone());
+                async move {
+                    let _ = tx.send(transactions::client(id, sh).await);
+                }
+            })
+            .build();
+    }
     drop(tx);
     let wait = async {
-        for _ in 0..clients {
+        for _ in 0..clients + tx_clients {
             match rx.recv().await {
                 Some(Ok(())) => {}
                 Some(Err(e)) => return Some(e),

@@ -277,7 +277,13 @@ impl CountOp {
         let mut n = 0;
         for k in keys {
             let hit = match self {
-                CountOp::Del | CountOp::Unlink => sh.lookup_write(db, k).is_some() && sh.dbs[db].remove(k).is_some(),
+                CountOp::Del | CountOp::Unlink => {
+                    let hit = sh.lookup_write(db, k).is_some() && sh.dbs[db].remove(k).is_some();
+                    if hit {
+                        sh.notify(db, class::GENERIC, "del", k);
+                    }
+                    hit
+                }
                 CountOp::Exists | CountOp::Touch => sh.lookup(db, k).is_some(),
             };
             n += hit as i64;
@@ -333,8 +339,10 @@ fn expire_generic(sh: &mut Shard, db: usize, args: &[Bytes], relative: bool, sec
     }
     if when <= now {
         sh.dbs[db].remove(&args[1]);
+        sh.notify(db, class::GENERIC, "del", &args[1]);
     } else {
         sh.dbs[db].set_expire(&args[1], when as u64);
+        sh.notify(db, class::GENERIC, "expire", &args[1]);
     }
     Reply::Int(1)
 }
@@ -392,6 +400,7 @@ fn persist(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     match sh.lookup_write(db, &args[1]) {
         Some(e) if e.expire_at != 0 => {
             sh.dbs[db].set_expire(&args[1], 0);
+            sh.notify(db, class::GENERIC, "persist", &args[1]);
             Reply::Int(1)
         }
         _ => Reply::Int(0),
@@ -509,6 +518,7 @@ pub fn scan_step(
     for k in expired {
         if sh.dbs[db].remove(&k).is_some() {
             sh.stats.expired_keys += 1;
+            sh.notify(db, class::EXPIRED, "expired", &k);
         }
     }
     (visited, next, found)
@@ -528,6 +538,7 @@ pub fn random_on(sh: &mut Shard, db: usize) -> Option<Bytes> {
         }
         sh.dbs[db].remove(&key);
         sh.stats.expired_keys += 1;
+        sh.notify(db, class::EXPIRED, "expired", &key);
     }
     None
 }

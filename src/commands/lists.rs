@@ -549,7 +549,9 @@ fn parse(kind: ListCmd, args: &[Bytes]) -> Result<(Req, Option<Option<Duration>>
 
 /// Runs a coordinated list command.
 pub async fn run_cross<R: Rt>(ctx: &mut Ctx<'_, R>, kind: ListCmd, args: &[Bytes]) -> Reply {
-    run(ctx, kind, args, true).await
+    // Inside EXEC the transaction holds its locks: a blocking form must not wait there.
+    let may_block = !ctx.client.in_exec;
+    run(ctx, kind, args, may_block).await
 }
 
 /// The form MULTI/EXEC (and anything else that must not block) uses: a blocking command

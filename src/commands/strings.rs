@@ -3,6 +3,7 @@
 use super::errors;
 use super::multikey::MultiKind;
 use super::table::{CommandSpec, KeySpec, Run};
+use crate::engine::notify::class;
 use crate::engine::{Mode, Shard};
 use crate::protocol::Reply;
 use crate::types::{StrValue, Value, WRONGTYPE};
@@ -297,7 +298,8 @@ pub fn read_str(sh: &mut Shard, db: usize, key: &[u8]) -> Result<Option<StrValue
 /// MSET's work on one shard: every pair stored, TTLs cleared.
 pub fn set_pairs(sh: &mut Shard, db: usize, pairs: &[(Bytes, Bytes)]) {
     for (k, v) in pairs {
-        sh.dbs[db].set(Bytes::copy_from_slice(k), Value::Str(StrValue::from_bytes(v)), 0);
+        put_str(sh, db, k, StrValue::from_bytes(v), 0);
+        sh.notify(db, class::STRING, "set", k);
     }
 }
 
@@ -315,7 +317,9 @@ fn get(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
 fn set(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     if args.len() == 3 {
         // The common form: no options, so nothing to read first.
-        sh.dbs[db].upsert(&args[1], Value::Str(StrValue::from_bytes(&args[2])), 0);
+        if sh.dbs[db].upsert(&args[1], Value::Str(StrValue::from_bytes(&args[2])), 0).is_none() {
+            sh.notify(db, crate::engine::notify::class::NEW, "new", &args[1]);
+        }
         sh.notify(db, crate::engine::notify::class::STRING, "set", &args[1]);
         return Reply::Ok;
     }
@@ -365,7 +369,11 @@ fn set(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     }
     let deadline = if keepttl { sh.dbs[db].table.get(&args[1]).map_or(0, |e| e.expire_at) } else { deadline };
     let reply = if want_get { get_reply() } else { Reply::Ok };
-    sh.dbs[db].set(Bytes::copy_from_slice(&args[1]), Value::Str(StrValue::from_bytes(&args[2])), deadline);
+    put_str(sh, db, &args[1], StrValue::from_bytes(&args[2]), deadline);
+    sh.notify(db, class::STRING, "set", &args[1]);
+    if expire.is_some() {
+        sh.notify(db, class::GENERIC, "expire", &args[1]);
+    }
     reply
 }
 
@@ -380,9 +388,14 @@ fn expire_unit(opt: &[u8]) -> Option<&'static [u8]> {
     }
 }
 
-/// Stores a string under `key` with no TTL.
+/// Stores a string under `key` with the given deadline (0: none); a key that did not exist
+/// raises Redis's `new` event.
 fn put_str(sh: &mut Shard, db: usize, key: &[u8], v: StrValue, expire_at: u64) {
+    let new = sh.dbs[db].table.get(key).is_none();
     sh.dbs[db].set(Bytes::copy_from_slice(key), Value::Str(v), expire_at);
+    if new {
+        sh.notify(db, class::NEW, "new", key);
+    }
 }
 
 /// Replaces the value of a present key in place, keeping its TTL; stores it without one otherwise.
@@ -398,6 +411,7 @@ fn setnx(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
         return Reply::Int(0);
     }
     put_str(sh, db, &args[1], StrValue::from_bytes(&args[2]), 0);
+    sh.notify(db, class::STRING, "set", &args[1]);
     Reply::Int(1)
 }
 
@@ -407,6 +421,8 @@ fn setex_generic(sh: &mut Shard, db: usize, args: &[Bytes], unit: &[u8], cmd: &s
         Err(e) => return e,
     };
     put_str(sh, db, &args[1], StrValue::from_bytes(&args[3]), deadline);
+    sh.notify(db, class::STRING, "set", &args[1]);
+    sh.notify(db, class::GENERIC, "expire", &args[1]);
     Reply::Ok
 }
 
@@ -424,6 +440,7 @@ fn getset(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     put_str(sh, db, &args[1], StrValue::from_bytes(&args[2]), 0);
+    sh.notify(db, class::STRING, "set", &args[1]);
     Reply::opt_bulk(old.map(|(s, _)| s.to_bytes()))
 }
 
@@ -431,6 +448,7 @@ fn getdel(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     match read_str(sh, db, &args[1]) {
         Ok(Some(v)) => {
             sh.dbs[db].remove(&args[1]);
+            sh.notify(db, class::GENERIC, "del", &args[1]);
             Reply::bulk(v.to_bytes())
         }
         Ok(None) => Reply::Nil,
@@ -476,12 +494,15 @@ fn getex(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     match deadline {
         Some(d) if d <= now => {
             sh.dbs[db].remove(&args[1]);
+            sh.notify(db, class::GENERIC, "del", &args[1]);
         }
         Some(d) => {
             sh.dbs[db].set_expire(&args[1], d);
+            sh.notify(db, class::GENERIC, "expire", &args[1]);
         }
-        None if persist => {
+        None if persist && sh.dbs[db].table.get(&args[1]).is_some_and(|e| e.expire_at != 0) => {
             sh.dbs[db].set_expire(&args[1], 0);
+            sh.notify(db, class::GENERIC, "persist", &args[1]);
         }
         None => {}
     }
@@ -496,6 +517,7 @@ fn append(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     match old {
         None => {
             put_str(sh, db, &args[1], StrValue::from_bytes(&args[2]), 0);
+            sh.notify(db, class::STRING, "append", &args[1]);
             Reply::Int(args[2].len() as i64)
         }
         Some((s, _)) => {
@@ -508,6 +530,7 @@ fn append(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
             buf.extend_from_slice(&args[2]);
             // Like Redis, an appended-to string is raw bytes, never the integer encoding.
             replace_str(sh, db, &args[1], StrValue::Raw(Bytes::from(buf)));
+            sh.notify(db, class::STRING, "append", &args[1]);
             Reply::Int(total as i64)
         }
     }
@@ -532,6 +555,7 @@ pub fn incr_by(sh: &mut Shard, db: usize, key: &[u8], delta: i64) -> Reply {
     };
     let Some(n) = cur.checked_add(delta) else { return Reply::error(errors::OVERFLOW) };
     replace_str(sh, db, key, StrValue::Int(n));
+    sh.notify(db, class::STRING, "incrby", key);
     Reply::Int(n)
 }
 
@@ -575,6 +599,7 @@ fn incrbyfloat(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     let text = Bytes::from(incrbyfloat_text(v));
     // Redis stores the result as a plain string (embstr), not as an integer.
     replace_str(sh, db, &args[1], StrValue::Raw(text.clone()));
+    sh.notify(db, class::STRING, "incrbyfloat", &args[1]);
     Reply::Bulk(text)
 }
 
@@ -640,6 +665,7 @@ fn setrange(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     buf[offset as usize..end as usize].copy_from_slice(value);
     let len = buf.len() as i64;
     replace_str(sh, db, &args[1], StrValue::Raw(Bytes::from(buf)));
+    sh.notify(db, class::STRING, "setrange", &args[1]);
     Reply::Int(len)
 }
 

@@ -111,6 +111,8 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(super::lists::COMMANDS)
         .chain(super::zsets::COMMANDS)
         .chain(crate::server::commands::COMMANDS)
+        .chain(crate::server::multi::COMMANDS)
+        .chain(crate::server::pubsub::COMMANDS)
 }
 
 type Index = hashbrown::HashMap<&'static str, &'static CommandSpec, foldhash::fast::FixedState>;

@@ -21,6 +21,7 @@ pub async fn drive_shard<R: Rt>(rt: R, cell: ShardCell, mut mailbox: mpsc::Unbou
                 let mut sh = cell.borrow_mut();
                 sh.now_ms = rt.wall_ms();
                 sh.expire_cycle(EXPIRE_BUDGET);
+                sh.publish_events();
             }
         }
     };

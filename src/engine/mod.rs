@@ -7,6 +7,7 @@ mod driver;
 mod keytable;
 mod locks;
 pub mod notify;
+pub mod pubsub;
 mod shard;
 mod shard_config;
 mod shardset;

@@ -5,8 +5,19 @@ use super::blocking::Blocking;
 use super::db::Db;
 use super::locks::{LockKey, LockTable, Mode, Waiter};
 use super::notify::{class, KeyEvent};
+use super::pubsub::{Family, Publication, Registry};
 use super::shard_config::ShardConfig;
+use super::shardset::ShardSet;
 use bytes::Bytes;
+use std::sync::{Arc, Weak};
+use tokio::sync::oneshot;
+
+/// A key some client WATCHes: how many watchers, and the version they compare against.
+#[derive(Clone, Copy, Debug, Default)]
+struct Watch {
+    refs: u32,
+    version: u64,
+}
 
 /// Work for a shard: runs synchronously with the shard to itself.
 pub type Job = Box<dyn FnOnce(&mut Shard) + Send>;
@@ -56,6 +67,13 @@ pub struct Shard {
     pub events: Vec<KeyEvent>,
     /// Clients blocked on this shard's keys (BLPOP and friends).
     pub blocking: Blocking,
+    /// WATCHed keys of this shard, by (db, key); `notify` bumps their version.
+    watched: hashbrown::HashMap<(usize, Bytes), Watch, foldhash::fast::FixedState>,
+    watch_clock: u64,
+    /// Subscriptions of the connections living on this shard's thread.
+    pub pubsub: Registry,
+    /// Every shard, to publish to (set by the server; absent in unit tests).
+    pub peers: Option<Weak<ShardSet>>,
 }
 
 impl Shard {
@@ -71,6 +89,10 @@ impl Shard {
             config: ShardConfig::default(),
             events: Vec::new(),
             blocking: Blocking::new(seed.rotate_left(29)),
+            watched: hashbrown::HashMap::with_hasher(foldhash::fast::FixedState::with_seed(seed)),
+            watch_clock: 0,
+            pubsub: Registry::default(),
+            peers: None,
         }
     }
 
@@ -90,9 +112,143 @@ impl Shard {
         if self.blocking.is_waiting() {
             self.blocking.mark_ready(db, key);
         }
+        if !self.watched.is_empty() {
+            self.touch_watched(db, key);
+        }
         if self.config.notify.wants(class) {
             self.events.push(KeyEvent { db, class, event, key: Bytes::copy_from_slice(key) });
         }
+    }
+
+    /// Marks a WATCHed key as changed (any write, expiry, FLUSH*, SWAPDB).
+    pub fn touch_watched(&mut self, db: usize, key: &[u8]) {
+        if let Some(w) = self.watched.get_mut(&(db, Bytes::copy_from_slice(key))) {
+            self.watch_clock += 1;
+            w.version = self.watch_clock;
+        }
+    }
+
+    /// Before `db` is emptied (FLUSHDB/FLUSHALL) or swapped with `other` (SWAPDB): every watched
+    /// key of `db` that exists in `db` (or in `other`) changes, as Redis's touchAllWatchedKeysInDb.
+    pub fn touch_watched_db(&mut self, db: usize, other: Option<usize>) {
+        // Logically expired keys count as missing, as in Redis.
+        let now = self.now_ms;
+        let live =
+            |d: usize, k: &Bytes| self.dbs[d].table.get(k).is_some_and(|e| e.expire_at == 0 || e.expire_at > now);
+        let hit: Vec<(usize, Bytes)> = self
+            .watched
+            .keys()
+            .filter(|(d, k)| *d == db && (live(db, k) || other.is_some_and(|o| live(o, k))))
+            .cloned()
+            .collect();
+        for (d, k) in hit {
+            self.touch_watched(d, &k);
+        }
+    }
+
+    /// WATCH: registers one watcher of `key` and returns the version to compare at EXEC. A key
+    /// already logically expired is reclaimed first, so its deletion does not fail EXEC.
+    pub fn watch(&mut self, db: usize, key: &Bytes) -> u64 {
+        self.lookup_write(db, key);
+        let w = self.watched.entry((db, key.clone())).or_default();
+        w.refs += 1;
+        w.version
+    }
+
+    pub fn unwatch(&mut self, db: usize, key: &Bytes) {
+        let k = (db, key.clone());
+        if let Some(w) = self.watched.get_mut(&k) {
+            w.refs -= 1;
+            if w.refs == 0 {
+                self.watched.remove(&k);
+            }
+        }
+    }
+
+    /// The current version of a watched key, expiring it lazily first (a watched key that
+    /// expires before EXEC fails the transaction).
+    pub fn watch_version(&mut self, db: usize, key: &Bytes) -> u64 {
+        self.lookup_write(db, key);
+        self.watched.get(&(db, key.clone())).map_or(u64::MAX, |w| w.version)
+    }
+
+    /// Publishes the keyspace events recorded since the last call (after every command or batch).
+    pub fn publish_events(&mut self) {
+        if self.events.is_empty() {
+            return;
+        }
+        let flags = self.config.notify;
+        let mut out = Vec::new();
+        for e in std::mem::take(&mut self.events) {
+            if flags.keyspace {
+                let mut ch = format!("__keyspace@{}__:", e.db).into_bytes();
+                ch.extend_from_slice(&e.key);
+                out.push(Publication {
+                    family: Family::Channel,
+                    channel: Bytes::from(ch),
+                    payload: Bytes::from_static(e.event.as_bytes()),
+                });
+            }
+            if flags.keyevent {
+                out.push(Publication {
+                    family: Family::Channel,
+                    channel: Bytes::from(format!("__keyevent@{}__:{}", e.db, e.event)),
+                    payload: e.key,
+                });
+            }
+        }
+        let out = Arc::new(out);
+        match self.peers.as_ref().and_then(Weak::upgrade) {
+            Some(set) => {
+                for id in 0..set.num_shards() {
+                    let out = out.clone();
+                    set.post(
+                        id,
+                        Box::new(move |sh| {
+                            for p in out.iter() {
+                                sh.pubsub.deliver(p, sh.now_ms);
+                            }
+                        }),
+                    );
+                }
+            }
+            None => {
+                for p in out.iter() {
+                    self.pubsub.deliver(p, self.now_ms);
+                }
+            }
+        }
+    }
+
+    /// Publishes pending keyspace events, then hands `out` back: a job's reply leaves only after
+    /// its events, so a client acting on the reply cannot overtake them.
+    pub fn reply_after_events<T>(&mut self, out: T) -> T {
+        self.publish_events();
+        out
+    }
+
+    /// Sends `p` to every shard thread (this shard orders publishes to channels it owns: its
+    /// mailbox sends reach each thread in order). Each answer is that thread's reception count.
+    pub fn fan_out(&mut self, p: Publication) -> Vec<oneshot::Receiver<usize>> {
+        let p = Arc::new(p);
+        let Some(set) = self.peers.as_ref().and_then(Weak::upgrade) else {
+            let (tx, rx) = oneshot::channel();
+            let _ = tx.send(self.pubsub.deliver(&p, self.now_ms));
+            return vec![rx];
+        };
+        (0..set.num_shards())
+            .map(|id| {
+                let (tx, rx) = oneshot::channel();
+                let p = p.clone();
+                set.post(
+                    id,
+                    Box::new(move |sh| {
+                        let _ = tx.send(sh.pubsub.deliver(&p, sh.now_ms));
+                    }),
+                );
+                rx
+            })
+            .collect()
     }
 
     /// Runs `f` now if no lock stands in the way of `keys`, else queues it behind the lock.
@@ -114,10 +270,13 @@ impl Shard {
     }
 
     /// Serves blocked clients whose keys the work just run made ready (see `blocking`).
+    /// What follows every job on this shard: serve clients blocked on keys the job filled, then
+    /// publish the keyspace events it (and the serving) produced.
     pub fn after_work(&mut self) {
         if self.blocking.has_ready() {
             self.serve_blocked();
         }
+        self.publish_events();
     }
 
     pub fn run_all(&mut self, runs: Vec<Job>) {
@@ -158,6 +317,11 @@ impl Shard {
             }
             None => {
                 self.stats.keyspace_misses += 1;
+                // A read miss is an event ('m'), not a change: it must not touch WATCHed keys.
+                if self.config.notify.wants(class::KEY_MISS) {
+                    let key = Bytes::copy_from_slice(key);
+                    self.events.push(KeyEvent { db, class: class::KEY_MISS, event: "keymiss", key });
+                }
                 None
             }
         }
@@ -171,5 +335,78 @@ impl Shard {
             self.notify(db, class::EXPIRED, "expired", key);
         }
         self.dbs[db].table.get_mut(key)
+    }
+}
+
+#[cfg(test)]
+mod watch_tests {
+    use super::*;
+    use crate::types::{StrValue, Value};
+
+    fn put(sh: &mut Shard, key: &str, expire_at: u64) {
+        sh.dbs[0].set(Bytes::copy_from_slice(key.as_bytes()), Value::Str(StrValue::from_bytes(b"v")), expire_at);
+    }
+
+    #[test]
+    fn writes_expiry_and_flush_change_watched_versions() {
+        let mut sh = Shard::new(0, 16, 7);
+        sh.now_ms = 1000;
+        let k = Bytes::from("k");
+        put(&mut sh, "k", 0);
+        let v = sh.watch(0, &k);
+        assert_eq!(sh.watch_version(0, &k), v);
+        sh.notify(1, class::STRING, "set", b"k");
+        assert_eq!(sh.watch_version(0, &k), v, "another database");
+        sh.notify(0, class::STRING, "set", b"k");
+        assert_ne!(sh.watch_version(0, &k), v);
+        // Expiry between WATCH and EXEC.
+        let e = Bytes::from("e");
+        put(&mut sh, "e", 1500);
+        let v = sh.watch(0, &e);
+        sh.now_ms = 2000;
+        assert_ne!(sh.watch_version(0, &e), v);
+        // A key already stale at WATCH time is reclaimed first and does not fail EXEC.
+        put(&mut sh, "s", 1500);
+        let s = Bytes::from("s");
+        let v = sh.watch(0, &s);
+        assert_eq!(sh.watch_version(0, &s), v);
+        // SWAPDB: a missing key replaced by a stale one does not change.
+        let z = Bytes::from("z");
+        let v_z = sh.watch(0, &z);
+        sh.dbs[1].set(z.clone(), Value::Str(StrValue::from_bytes(b"v")), 1500);
+        sh.touch_watched_db(0, Some(1));
+        assert_eq!(sh.watch_version(0, &z), v_z);
+        sh.unwatch(0, &z);
+        // FLUSHDB touches watched keys that exist only.
+        let v_k = sh.watch_version(0, &k);
+        let v_s = sh.watch_version(0, &s);
+        sh.touch_watched_db(0, None);
+        assert_ne!(sh.watch_version(0, &k), v_k);
+        assert_eq!(sh.watch_version(0, &s), v_s);
+        // Nothing is tracked once every watcher is gone.
+        for key in [&k, &e, &s] {
+            sh.unwatch(0, key);
+        }
+        assert!(sh.watched.is_empty());
+    }
+
+    #[test]
+    fn keyspace_events_are_published_locally_without_peers() {
+        use super::super::notify::NotifyFlags;
+        use super::super::pubsub::{Delivery, Outbox, OutputLimits, SubKind};
+        let mut sh = Shard::new(0, 16, 7);
+        sh.config.notify = NotifyFlags::parse("KEA").unwrap();
+        let out = Arc::new(Outbox::new(Arc::new(OutputLimits::default()), Box::new(|| {})));
+        sh.pubsub.subscribe(SubKind::Channel, Bytes::from("__keyevent@0__:del"), 1, &out);
+        sh.notify(0, class::GENERIC, "del", b"gone");
+        sh.publish_events();
+        assert_eq!(
+            out.drain(),
+            vec![Delivery::Message(
+                super::super::pubsub::Family::Channel,
+                Bytes::from("__keyevent@0__:del"),
+                Bytes::from("gone")
+            )]
+        );
     }
 }

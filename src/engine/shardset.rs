@@ -22,13 +22,31 @@ pub struct ShardSet {
     pub router: Router,
     pub dbnum: usize,
     next_txid: AtomicU64,
+    /// A view used while EXEC holds the locks of every key its commands touch: `run_keyed`
+    /// runs at once and `lock` takes nothing (taking them again would wait on ourselves).
+    held: bool,
 }
 
 impl ShardSet {
     /// Creates the mailboxes; the receivers go to the shards' own threads.
     pub fn new(router: Router, dbnum: usize) -> (ShardSet, Vec<mpsc::UnboundedReceiver<ShardMsg>>) {
         let (senders, receivers) = (0..router.num_shards).map(|_| mpsc::unbounded_channel()).unzip();
-        (ShardSet { senders, router, dbnum, next_txid: AtomicU64::new(1) }, receivers)
+        (ShardSet { senders, router, dbnum, next_txid: AtomicU64::new(1), held: false }, receivers)
+    }
+
+    /// The view of this set for commands run under locks a transaction already holds.
+    pub fn held_view(&self) -> ShardSet {
+        ShardSet {
+            senders: self.senders.clone(),
+            router: self.router,
+            dbnum: self.dbnum,
+            next_txid: AtomicU64::new(1),
+            held: true,
+        }
+    }
+
+    pub fn is_held_view(&self) -> bool {
+        self.held
     }
 
     pub fn num_shards(&self) -> usize {
@@ -57,7 +75,8 @@ impl ShardSet {
         if !self.post(
             id,
             Box::new(move |sh| {
-                let _ = tx.send(f(sh));
+                let out = f(sh);
+                let _ = tx.send(sh.reply_after_events(out));
             }),
         ) {
             return None;
@@ -85,7 +104,7 @@ impl ShardSet {
                 let mut sh = home.borrow_mut();
                 sh.now_ms = rt.wall_ms();
                 // The fast path: nothing locked on this shard, so run now with no message at all.
-                if sh.locks.is_idle() {
+                if sh.locks.is_idle() || self.held {
                     let out = f(&mut sh);
                     sh.after_work();
                     return Some(out);
@@ -96,7 +115,8 @@ impl ShardSet {
                     keys,
                     mode,
                     Box::new(move |sh| {
-                        let _ = tx.send(f(sh));
+                        let out = f(sh);
+                        let _ = tx.send(sh.reply_after_events(out));
                     }),
                 );
                 sh.after_work();
@@ -104,9 +124,13 @@ impl ShardSet {
             };
             return queued.await.ok();
         }
+        if self.held {
+            return self.hop(rt, id, f).await;
+        }
         let (tx, rx) = oneshot::channel();
         let job: ShardMsg = Box::new(move |sh| {
-            let _ = tx.send(f(sh));
+            let out = f(sh);
+            let _ = tx.send(sh.reply_after_events(out));
         });
         rt.perturb("hop-send").await;
         let keys = keys.to_vec();
@@ -151,6 +175,10 @@ impl ShardSet {
         }
         per_shard.sort_by_key(|(s, _)| *s);
         let mut tx = Tx { set: self, rt, txid, shards: Vec::with_capacity(per_shard.len()) };
+        if self.held {
+            tx.shards = per_shard.iter().map(|(s, _)| *s).collect();
+            return tx;
+        }
         for (s, keys) in per_shard {
             tx.shards.push(s);
             rt.perturb("lock-send").await;
@@ -196,6 +224,9 @@ impl<R: Rt> Tx<'_, R> {
 
 impl<R: Rt> Drop for Tx<'_, R> {
     fn drop(&mut self) {
+        if self.set.held {
+            return;
+        }
         let txid = self.txid;
         for &s in &self.shards {
             self.set.post(

@@ -31,6 +31,16 @@ pub struct ClientState {
     pub no_evict: bool,
     pub no_touch: bool,
     pub handle: Arc<ClientHandle>,
+    /// MULTI: the commands queued so far.
+    pub multi: Option<super::multi::MultiState>,
+    /// WATCHed keys and the versions seen.
+    pub watched: Vec<super::multi::WatchedKey>,
+    /// Set while EXEC runs the queued commands (blocking commands must not block then).
+    pub in_exec: bool,
+    /// Pub/sub subscriptions and the outbox messages arrive in.
+    pub subs: super::pubsub::Subscriptions,
+    /// Replies a command sends before its own (SUBSCRIBE a b: one confirmation per channel).
+    pub pre_replies: Vec<crate::protocol::Reply>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +72,9 @@ pub struct ClientHandle {
     /// CLIENT LIST flags that other threads print: no-evict (`e`), no-touch (`T`).
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
+    /// CLIENT LIST `sub`, `psub`, `ssub`, and `multi` (-1 outside MULTI, else commands queued).
+    pub subs: [std::sync::atomic::AtomicUsize; 3],
+    pub multi: std::sync::atomic::AtomicI64,
 }
 
 impl ClientHandle {
@@ -81,6 +94,8 @@ impl ClientHandle {
             resp: AtomicU8::new(2),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
+            subs: Default::default(),
+            multi: std::sync::atomic::AtomicI64::new(-1),
         }
     }
 

@@ -205,6 +205,14 @@ pub fn client_line(h: &ClientHandle, now_ms: u64) -> String {
         (show(&l.0), show(&l.1))
     };
     let mut flags = String::new();
+    let subs: Vec<usize> = h.subs.iter().map(|n| n.load(Ordering::Relaxed)).collect();
+    let multi = h.multi.load(Ordering::Relaxed);
+    if subs.iter().any(|n| *n > 0) {
+        flags.push('P');
+    }
+    if multi >= 0 {
+        flags.push('x');
+    }
     if h.no_evict.load(Ordering::Relaxed) {
         flags.push('e');
     }
@@ -219,7 +227,7 @@ pub fn client_line(h: &ClientHandle, now_ms: u64) -> String {
     let mut s = String::with_capacity(320);
     let _ = write!(
         s,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 \
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
          qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1800 events=r \
          cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         h.id,
@@ -231,6 +239,10 @@ pub fn client_line(h: &ClientHandle, now_ms: u64) -> String {
         idle,
         flags,
         h.db.load(Ordering::Relaxed),
+        subs[0],
+        subs[1],
+        subs[2],
+        multi,
         *h.last_cmd.lock().unwrap(),
         h.resp.load(Ordering::Relaxed),
         lib_name,

@@ -95,6 +95,15 @@ pub fn plan_set(current: &ConfigStore, pairs: &[Bytes]) -> Result<ConfigStore, S
             return Err(failed("duplicate parameter"));
         }
         seen.push(param.name);
+        let value = match param.name {
+            "notify-keyspace-events" => crate::engine::notify::NotifyFlags::parse(&value)
+                .map(|f| f.to_text())
+                .ok_or_else(|| failed("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."))?,
+            "client-output-buffer-limit" => {
+                super::pubsub::merge_output_limits(new.get_str(param.name), &value).map_err(|why| failed(&why))?
+            }
+            _ => value,
+        };
         normalize(param, &value).map_err(|why| failed(&why))?;
         new.set(param.name, &value, false).map_err(|why| failed(&why))?;
     }

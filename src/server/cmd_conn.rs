@@ -18,6 +18,13 @@ pub const BAD_NAME: &str = "ERR Client names cannot contain spaces, newlines or 
 
 pub fn run<R: Rt>(ctx: &mut Ctx<'_, R>, name: &str, args: &[Bytes]) -> Reply {
     match name {
+        // RESP2 subscribed mode answers PING as a message-like array.
+        "ping" if ctx.client.subs.active() && ctx.client.resp == RespVersion::Resp2 && args.len() <= 2 => {
+            Reply::Array(vec![
+                Reply::bulk_str("pong"),
+                args.get(1).map_or_else(|| Reply::bulk_str(""), |a| Reply::Bulk(a.clone())),
+            ])
+        }
         "ping" => match args.len() {
             1 => Reply::simple("PONG"),
             2 => Reply::Bulk(args[1].clone()),
@@ -150,6 +157,9 @@ fn hello<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
 
 /// RESET: the connection as it was when it connected (but still connected).
 fn reset<R: Rt>(ctx: &mut Ctx<'_, R>) {
+    ctx.client.multi = None;
+    super::multi::unwatch_all(ctx.shards, ctx.client);
+    super::pubsub::forget_all(ctx.home, ctx.client);
     let c = &mut *ctx.client;
     c.db = 0;
     c.resp = RespVersion::Resp2;

@@ -28,8 +28,14 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, name: &str, args: &[Bytes]) -> Rep
             for s in 0..ctx.shards.num_shards() {
                 ctx.shards
                     .hop(ctx.rt, s, move |sh| match only {
-                        Some(db) => sh.dbs[db].clear(),
-                        None => sh.dbs.iter_mut().for_each(|d| d.clear()),
+                        Some(db) => {
+                            sh.touch_watched_db(db, None);
+                            sh.dbs[db].clear()
+                        }
+                        None => {
+                            (0..sh.dbs.len()).for_each(|db| sh.touch_watched_db(db, None));
+                            sh.dbs.iter_mut().for_each(|d| d.clear())
+                        }
                     })
                     .await;
             }
@@ -51,7 +57,13 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, name: &str, args: &[Bytes]) -> Rep
             let (a, b) = (a as usize, b as usize);
             if a != b {
                 for s in 0..ctx.shards.num_shards() {
-                    ctx.shards.hop(ctx.rt, s, move |sh| sh.dbs.swap(a, b)).await;
+                    ctx.shards
+                        .hop(ctx.rt, s, move |sh| {
+                            sh.touch_watched_db(a, Some(b));
+                            sh.touch_watched_db(b, Some(a));
+                            sh.dbs.swap(a, b)
+                        })
+                        .await;
                 }
             }
             Reply::Ok

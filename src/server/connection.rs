@@ -54,6 +54,11 @@ impl<R: Rt> Connection<R> {
             no_evict: false,
             no_touch: false,
             handle,
+            multi: None,
+            watched: Vec::new(),
+            in_exec: false,
+            subs: Default::default(),
+            pre_replies: Vec::new(),
         };
         Connection { rt, shards, state, home, client }
     }
@@ -69,11 +74,26 @@ impl<R: Rt> Connection<R> {
             if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
                 rbuf.reserve(READ_CHUNK);
             }
+            let outbox = self.client.subs.outbox.clone();
             let read = tokio::select! {
                 biased;
                 _ = handle.kill.notified() => break 'conn,
                 _ = self.state.stop_notify.notified() => break 'conn,
+                // Requests first: their replies drain the outbox too, so neither side starves.
                 r = stream.read_buf(&mut rbuf) => r,
+                _ = messages(outbox.as_deref()) => {
+                    // Published messages, written while requests keep being read.
+                    self.drain_outbox(&mut wbuf);
+                    let written = tokio::select! {
+                        biased;
+                        _ = handle.kill.notified() => false,
+                        r = write_all(&mut stream, &mut wbuf) => r.is_ok(),
+                    };
+                    if !written {
+                        break 'conn;
+                    }
+                    continue 'conn;
+                }
             };
             match read {
                 Ok(0) | Err(_) => break,
@@ -113,9 +133,15 @@ impl<R: Rt> Connection<R> {
                             self.handle(taken).await
                         };
                         args = back;
+                        for pre in std::mem::take(&mut self.client.pre_replies) {
+                            pre.encode(self.client.resp, &mut wbuf);
+                        }
                         if let Some(reply) = reply {
                             reply.encode(self.client.resp, &mut wbuf);
                         }
+                        // Messages that arrived meanwhile (a publish to oneself) follow the
+                        // command's reply, as Redis's "publish to self inside multi" expects.
+                        self.drain_outbox(&mut wbuf);
                         if self.client.closing {
                             let _ = write_all(&mut stream, &mut wbuf).await;
                             break 'conn;
@@ -147,13 +173,87 @@ impl<R: Rt> Connection<R> {
             }
         }
         let _ = stream.shutdown().await;
+        super::pubsub::forget_all(&self.home, &mut self.client);
+        super::multi::unwatch_all(&self.shards, &mut self.client);
         self.state.clients.remove(self.client.id);
+    }
+
+    /// Moves queued pub/sub messages into the output buffer.
+    fn drain_outbox(&mut self, wbuf: &mut BytesMut) {
+        if let Some(o) = &self.client.subs.outbox {
+            if !o.is_empty() {
+                super::pubsub::drain_into(o, self.client.resp, wbuf);
+            }
+        }
+    }
+
+    /// EXEC: locks every key the queued commands (and the watches) touch, checks the watches,
+    /// runs the commands in order under those locks, then releases them.
+    async fn exec(&mut self) -> Reply {
+        let Some(multi) = self.client.multi.take() else { return Reply::error(super::multi::EXEC_WITHOUT) };
+        if multi.failed {
+            super::multi::unwatch_all(&self.shards, &mut self.client);
+            return Reply::error(super::multi::EXECABORT);
+        }
+        let keys = super::multi::lock_set(&multi.queued, self.client.db, self.shards.dbnum, &self.client.watched);
+        #[cfg(feature = "canary")]
+        if self.rt.fault_enabled("multi-no-locks") {
+            // Canary: each queued command runs on its own, so others can see half a transaction.
+            let mut out = Vec::with_capacity(multi.queued.len());
+            for (spec, args) in multi.queued {
+                let mut ctx = Ctx {
+                    rt: &self.rt,
+                    shards: &self.shards,
+                    home: &self.home,
+                    server: &self.state,
+                    client: &mut self.client,
+                };
+                out.push(commands::execute(&mut ctx, spec, args).await.0);
+            }
+            super::multi::unwatch_all(&self.shards, &mut self.client);
+            return Reply::Array(out);
+        }
+        let tx = if keys.is_empty() { None } else { Some(self.shards.lock_in(&self.rt, &keys).await) };
+        if !super::multi::watches_hold(&self.rt, &self.shards, &self.client.watched).await {
+            drop(tx);
+            super::multi::unwatch_all(&self.shards, &mut self.client);
+            return Reply::NilArray;
+        }
+        let view = self.shards.held_view();
+        let mut out = Vec::with_capacity(multi.queued.len());
+        self.client.in_exec = true;
+        for (spec, args) in multi.queued {
+            let name = crate::server::meta::full_name(spec, &args);
+            let start = self.rt.now();
+            let mut ctx =
+                Ctx { rt: &self.rt, shards: &view, home: &self.home, server: &self.state, client: &mut self.client };
+            let (reply, _) = commands::execute(&mut ctx, spec, args).await;
+            let elapsed = self.rt.now().saturating_sub(start);
+            self.home.borrow_mut().stats.record_command(name, elapsed, reply.is_error());
+            out.push(reply);
+        }
+        self.client.in_exec = false;
+        drop(tx);
+        super::multi::unwatch_all(&self.shards, &mut self.client);
+        Reply::Array(out)
+    }
+
+    /// Marks the transaction being queued as failed (EXEC will answer EXECABORT).
+    fn flag_multi(&mut self) {
+        if let Some(m) = &mut self.client.multi {
+            m.failed = true;
+        }
     }
 
     /// A request that can join a squashed batch: a plain single-shard command whose key lives
     /// on another shard, from a client in the ordinary reply mode.
     fn squashable(&self, args: &[Bytes]) -> Option<(usize, &'static CommandSpec, ShardFn, Mode)> {
-        if self.client.reply_mode != ReplyMode::On || !self.client.authenticated || self.shards.num_shards() == 1 {
+        if self.client.reply_mode != ReplyMode::On
+            || !self.client.authenticated
+            || self.shards.num_shards() == 1
+            || self.client.multi.is_some()
+            || self.client.subs.active()
+        {
             return None;
         }
         let spec = commands::lookup(&args[0])?;
@@ -192,11 +292,44 @@ impl<R: Rt> Connection<R> {
         if let Reply::Error(e) = &reply {
             self.state.stats.count_error(e);
         }
+        {
+            // What CLIENT LIST shows of pub/sub and MULTI state.
+            let (h, c) = (&self.client.handle, &self.client);
+            h.subs[0].store(c.subs.channels.len(), Ordering::Relaxed);
+            h.subs[1].store(c.subs.patterns.len(), Ordering::Relaxed);
+            h.subs[2].store(c.subs.shard_channels.len(), Ordering::Relaxed);
+            h.multi.store(c.multi.as_ref().map_or(-1, |m| m.queued.len() as i64), Ordering::Relaxed);
+        }
         let suppressed = self.client.reply_mode != ReplyMode::On;
         if self.client.reply_mode == ReplyMode::Skipping {
             self.client.reply_mode = ReplyMode::On;
         }
         (if suppressed { None } else { Some(reply) }, args)
+    }
+
+    /// Queues a command inside MULTI, after the checks Redis makes before queueing.
+    fn queue(&mut self, spec: &'static CommandSpec, mut args: Vec<Bytes>) -> (Reply, Vec<Bytes>) {
+        let refuse = |me: &mut Self, msg: String, mut args: Vec<Bytes>| {
+            me.flag_multi();
+            me.reject(spec.name);
+            args.clear();
+            (Reply::error(msg), args)
+        };
+        if spec.has_flag("no-multi") {
+            return refuse(self, super::multi::NOT_IN_MULTI.to_string(), args);
+        }
+        if crate::server::meta::is_container(spec.name) && args.len() >= 2 {
+            match crate::server::meta::find_sub(spec.name, &args[1]) {
+                None => return refuse(self, errors::unknown_subcommand(spec.name, &args[1]), args),
+                Some(sub) if !sub.arity_ok(args.len()) => return refuse(self, errors::wrong_args(sub.full), args),
+                Some(_) => {}
+            }
+        }
+        let queued = std::mem::take(&mut args);
+        if let Some(m) = &mut self.client.multi {
+            m.queued.push((spec, queued));
+        }
+        (Reply::simple("QUEUED"), args)
     }
 
     /// Counts a call refused before it ran (INFO commandstats `rejected_calls`).
@@ -206,19 +339,43 @@ impl<R: Rt> Connection<R> {
 
     async fn execute(&mut self, mut args: Vec<Bytes>) -> (Reply, Vec<Bytes>) {
         let Some(spec) = commands::lookup(&args[0]) else {
+            self.flag_multi();
             let msg = errors::unknown_command(&args);
             args.clear();
             return (Reply::error(msg), args);
         };
         if !spec.arity_ok(args.len()) {
+            self.flag_multi();
             self.reject(spec.name);
             args.clear();
             return (Reply::error(errors::wrong_args(spec.name)), args);
         }
         if !self.client.authenticated && !spec.has_flag("no-auth") {
+            self.flag_multi();
             self.reject(spec.name);
             args.clear();
             return (Reply::error(errors::NOAUTH), args);
+        }
+        if self.client.resp == crate::protocol::RespVersion::Resp2
+            && self.client.subs.active()
+            && !super::pubsub::allowed_when_subscribed(spec.name)
+        {
+            self.reject(spec.name);
+            let msg = super::pubsub::subscribed_error(crate::server::meta::full_name(spec, &args));
+            args.clear();
+            return (Reply::error(msg), args);
+        }
+        if self.client.multi.is_some() && !super::multi::runs_in_multi(spec.name) {
+            return self.queue(spec, args);
+        }
+        if spec.name == "exec" {
+            self.client.last_cmd = "exec";
+            let start = self.rt.now();
+            let reply = self.exec().await;
+            let elapsed = self.rt.now().saturating_sub(start);
+            self.home.borrow_mut().stats.record_command("exec", elapsed, reply.is_error());
+            args.clear();
+            return (reply, args);
         }
         self.client.last_cmd = crate::server::meta::full_name(spec, &args);
         let now_ms = self.rt.wall_ms();
@@ -266,4 +423,12 @@ async fn write_all<S: tokio::io::AsyncWrite + Unpin>(stream: &mut S, buf: &mut B
     stream.flush().await?;
     buf.clear();
     Ok(())
+}
+
+/// Resolves when the outbox has messages; never without one.
+async fn messages(outbox: Option<&crate::engine::pubsub::Outbox>) {
+    match outbox {
+        Some(o) => o.ready.notified().await,
+        None => std::future::pending().await,
+    }
 }

@@ -50,6 +50,8 @@ const ADMIN: &[&str] = &["@admin", "@slow", "@dangerous"];
 const NLS: &[&str] = &["noscript", "loading", "stale"];
 const A_NLS: &[&str] = &["admin", "noscript", "loading", "stale"];
 const LS: &[&str] = &["loading", "stale"];
+const PS_FLAGS: &[&str] = &["pubsub", "loading", "stale"];
+const PS_ACL: &[&str] = &["@pubsub", "@slow"];
 
 pub static SUBCOMMANDS: &[SubSpec] = &[
     sub("client|id", 2, NLS, CONN, "Returns the unique client ID of the connection.", "5.0.0"),
@@ -89,6 +91,12 @@ pub static SUBCOMMANDS: &[SubSpec] = &[
     sub("config|resetstat", 2, A_NLS, ADMIN, "Resets the server's statistics.", "2.0.0"),
     sub("config|rewrite", 2, A_NLS, ADMIN, "Persists the effective configuration to file.", "2.8.0"),
     sub("config|help", 2, LS, &["@slow"], "Returns helpful text about the different subcommands.", "5.0.0"),
+    sub("pubsub|channels", -2, PS_FLAGS, PS_ACL, "Returns the active channels.", "2.8.0"),
+    sub("pubsub|numpat", 2, PS_FLAGS, PS_ACL, "Returns a count of unique pattern subscriptions.", "2.8.0"),
+    sub("pubsub|numsub", -2, PS_FLAGS, PS_ACL, "Returns a count of subscribers to channels.", "2.8.0"),
+    sub("pubsub|shardchannels", -2, PS_FLAGS, PS_ACL, "Returns the active shard channels.", "7.0.0"),
+    sub("pubsub|shardnumsub", -2, PS_FLAGS, PS_ACL, "Returns the count of subscribers of shard channels.", "7.0.0"),
+    sub("pubsub|help", 2, LS, &["@slow"], "Returns helpful text about the different subcommands.", "6.2.0"),
     sub(
         "function|flush",
         -2,

@@ -12,6 +12,8 @@ pub mod commands;
 mod connection;
 pub mod dispatch;
 pub mod meta;
+pub mod multi;
+pub mod pubsub;
 mod squash;
 mod state;
 
@@ -119,6 +121,7 @@ async fn shard_main<R: Rt>(
 ) {
     let mut shard = Shard::new(id, shards.dbnum, seed);
     shard.config = crate::engine::ShardConfig::from_store(&state.config.read().unwrap());
+    shard.peers = Some(Arc::downgrade(&shards));
     let cell = Rc::new(RefCell::new(shard));
     rt.spawn_local("shard-mailbox", drive_shard(rt.clone(), cell.clone(), mailbox));
     while let Some((handoff, peer)) = conns.recv().await {

@@ -80,6 +80,9 @@ impl Squash {
                         return;
                     }
                     let replies = cmds.iter().map(|c| (c.f)(sh, c.db, &c.args)).collect();
+                    // Keyspace events go out before the replies, so a client that acts on a
+                    // reply cannot overtake them.
+                    sh.publish_events();
                     let _ = tx.send(Ok(replies));
                 }),
             );

@@ -61,11 +61,15 @@ pub struct ServerState {
     /// Notified to make the accept loop stop (SHUTDOWN).
     pub shutdown: Notify,
     pub last_error: Mutex<Option<String>>,
+    /// The pubsub class of `client-output-buffer-limit`, read by every subscriber's outbox.
+    pub pubsub_limits: std::sync::Arc<crate::engine::pubsub::OutputLimits>,
 }
 
 impl ServerState {
     pub fn new<R: Rt>(rt: &R, config: Config, addr: SocketAddr, num_shards: usize) -> ServerState {
         let store = config.store;
+        let pubsub_limits = std::sync::Arc::new(crate::engine::pubsub::OutputLimits::default());
+        refresh_limits(&store, &pubsub_limits);
         let run_id: String = (0..40).map(|_| format!("{:x}", rt.rng_u64() % 16)).collect();
         ServerState {
             proto_max_bulk_len: AtomicI64::new(store.get_int("proto-max-bulk-len")),
@@ -83,6 +87,7 @@ impl ServerState {
             stop_notify: Notify::new(),
             shutdown: Notify::new(),
             last_error: Mutex::new(None),
+            pubsub_limits,
         }
     }
 
@@ -99,6 +104,7 @@ impl ServerState {
     pub fn config_replace(&self, new: ConfigStore) {
         let mut store = self.config.write().unwrap();
         *store = new;
+        refresh_limits(&store, &self.pubsub_limits);
         self.proto_max_bulk_len.store(store.get_int("proto-max-bulk-len"), Ordering::Relaxed);
         self.client_query_buffer_limit.store(store.get_int("client-query-buffer-limit"), Ordering::Relaxed);
     }
@@ -116,5 +122,13 @@ impl ServerState {
         let s = self.config.read().unwrap();
         let p = s.get_str("requirepass");
         (!p.is_empty()).then(|| p.to_string())
+    }
+}
+
+fn refresh_limits(store: &ConfigStore, limits: &crate::engine::pubsub::OutputLimits) {
+    if let Ok(Some((hard, soft, secs))) =
+        crate::engine::pubsub::OutputLimits::parse_pubsub(store.get_str("client-output-buffer-limit"))
+    {
+        limits.set(hard, soft, secs);
     }
 }

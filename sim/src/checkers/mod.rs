@@ -4,3 +4,4 @@
 pub mod atomicity;
 pub mod counters;
 pub mod model;
+pub mod transactions;

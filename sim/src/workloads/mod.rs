@@ -2,3 +2,4 @@
 //! its replies through the checkers.
 
 pub mod strings;
+pub mod transactions;

@@ -92,6 +92,7 @@ pub static PARAMS: &[Param] = &[
     p("hash-max-listpack-entries", NONNEG, "128", true, "small hash threshold (entries)"),
     p("hash-max-listpack-value", NONNEG, "64", true, "small hash threshold (value bytes)"),
     p("list-max-listpack-size", INT, "-2", true, "list node size"),
+    p("list-compress-depth", NONNEG, "0", true, "list nodes left uncompressed at each end (accepted; lists are not compressed)"),
     p("set-max-intset-entries", NONNEG, "512", true, "intset threshold"),
     p("set-max-listpack-entries", NONNEG, "128", true, "small set threshold"),
     p("set-max-listpack-value", NONNEG, "64", true, "small set threshold (member bytes)"),
@@ -118,6 +119,12 @@ pub static PARAMS: &[Param] = &[
 /// Names a flag or CONFIG name may use besides the canonical one.
 pub static ALIASES: &[(&str, &str)] = &[
     ("dbnum", "databases"),
+    // Redis 7 still accepts the pre-listpack names.
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
     ("slaveof", "replicaof"),
     ("slave-read-only", "replica-read-only"),
     ("slave-serve-stale-data", "replica-serve-stale-data"),

@@ -18,6 +18,9 @@ pub struct ShardStats {
     pub keyspace_misses: u64,
     /// Commands run by connections living on this shard's thread.
     pub commands_processed: u64,
+    /// Bytes read from and written to the clients served on this shard's thread.
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
     pub commands: hashbrown::HashMap<&'static str, CommandStat, foldhash::fast::FixedState>,
 }
 

@@ -59,9 +59,19 @@ impl<R: Rt> Connection<R> {
     }
 
     pub async fn serve(mut self, mut stream: R::Stream) {
+        let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+        // A connection that opens with an HTTP request line is a metrics scrape, not a client.
+        let mut primed = match super::http::sniff(&mut stream, &mut rbuf).await {
+            super::http::Opening::Http => {
+                super::http::serve(&self.rt, &self.shards, &self.state, &mut stream, &mut rbuf).await;
+                return;
+            }
+            super::http::Opening::Resp => !rbuf.is_empty(),
+            super::http::Opening::Closed => return,
+        };
+        self.home.borrow_mut().stats.net_input_bytes += rbuf.len() as u64;
         let handle = self.client.handle.clone();
         self.state.clients.add(handle.clone());
-        let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
         let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
         let mut args: Vec<Bytes> = Vec::with_capacity(8);
         let mut squash = Squash::default();
@@ -69,15 +79,17 @@ impl<R: Rt> Connection<R> {
             if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
                 rbuf.reserve(READ_CHUNK);
             }
-            let read = tokio::select! {
-                biased;
-                _ = handle.kill.notified() => break 'conn,
-                _ = self.state.stop_notify.notified() => break 'conn,
-                r = stream.read_buf(&mut rbuf) => r,
-            };
-            match read {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
+            if !std::mem::take(&mut primed) {
+                let read = tokio::select! {
+                    biased;
+                    _ = handle.kill.notified() => break 'conn,
+                    _ = self.state.stop_notify.notified() => break 'conn,
+                    r = stream.read_buf(&mut rbuf) => r,
+                };
+                match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => self.home.borrow_mut().stats.net_input_bytes += n as u64,
+                }
             }
             if handle.killed.load(Ordering::Acquire) {
                 break;
@@ -103,10 +115,12 @@ impl<R: Rt> Connection<R> {
                             reply.encode(self.client.resp, &mut wbuf);
                         }
                         if self.client.closing {
-                            let _ = write_all(&mut stream, &mut wbuf).await;
+                            let _ = write_all(&self.home, &mut stream, &mut wbuf).await;
                             break 'conn;
                         }
-                        if wbuf.len() >= WRITE_HIGH_WATER && write_all(&mut stream, &mut wbuf).await.is_err() {
+                        if wbuf.len() >= WRITE_HIGH_WATER
+                            && write_all(&self.home, &mut stream, &mut wbuf).await.is_err()
+                        {
                             break 'conn;
                         }
                     }
@@ -114,7 +128,7 @@ impl<R: Rt> Connection<R> {
                     Err(e) => {
                         self.flush_squash(&mut squash, &mut wbuf).await;
                         Reply::error(format!("ERR {}", e.0)).encode(self.client.resp, &mut wbuf);
-                        let _ = write_all(&mut stream, &mut wbuf).await;
+                        let _ = write_all(&self.home, &mut stream, &mut wbuf).await;
                         tracing::debug!(client = self.client.id, "closing client after a protocol error: {}", e.0);
                         break 'conn;
                     }
@@ -125,7 +139,7 @@ impl<R: Rt> Connection<R> {
                 tracing::warn!(client = self.client.id, "closing client that reached max query buffer length");
                 break;
             }
-            if write_all(&mut stream, &mut wbuf).await.is_err() {
+            if write_all(&self.home, &mut stream, &mut wbuf).await.is_err() {
                 break;
             }
             if self.state.is_stopping() {
@@ -229,10 +243,15 @@ impl<R: Rt> Connection<R> {
     }
 }
 
-async fn write_all<S: tokio::io::AsyncWrite + Unpin>(stream: &mut S, buf: &mut BytesMut) -> std::io::Result<()> {
+async fn write_all<S: tokio::io::AsyncWrite + Unpin>(
+    home: &ShardCell,
+    stream: &mut S,
+    buf: &mut BytesMut,
+) -> std::io::Result<()> {
     if buf.is_empty() {
         return Ok(());
     }
+    home.borrow_mut().stats.net_output_bytes += buf.len() as u64;
     stream.write_all(buf).await?;
     stream.flush().await?;
     buf.clear();

@@ -13,6 +13,8 @@ use tokio::sync::Notify;
 pub struct ServerStats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
+    /// The largest `used_memory` any INFO or scrape has seen.
+    pub memory_peak: AtomicU64,
     /// Error replies by their first word (`ERR`, `WRONGTYPE`), for INFO errorstats. Errors are
     /// rare enough for one lock.
     pub errors: Mutex<BTreeMap<String, u64>>,

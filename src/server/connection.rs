@@ -220,6 +220,10 @@ impl<R: Rt> Connection<R> {
             args.clear();
             return (Reply::error(errors::NOAUTH), args);
         }
+        if self.state.cluster.enabled && super::cmd_cluster::cross_slot(spec, &args) {
+            args.clear();
+            return (Reply::error(super::cmd_cluster::CROSSSLOT), args);
+        }
         self.client.last_cmd = crate::server::meta::full_name(spec, &args);
         let now_ms = self.rt.wall_ms();
         {

@@ -3,6 +3,7 @@
 
 mod client;
 mod cmd_client;
+mod cmd_cluster;
 mod cmd_command;
 mod cmd_config;
 mod cmd_conn;

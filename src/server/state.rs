@@ -63,11 +63,14 @@ pub struct ServerState {
     /// Notified to make the accept loop stop (SHUTDOWN).
     pub shutdown: Notify,
     pub last_error: Mutex<Option<String>>,
+    /// How this node presents itself in cluster mode (fixed at start).
+    pub cluster: super::cmd_cluster::ClusterIdentity,
 }
 
 impl ServerState {
     pub fn new<R: Rt>(rt: &R, config: Config, addr: SocketAddr, num_shards: usize) -> ServerState {
         let store = config.store;
+        let cluster = super::cmd_cluster::ClusterIdentity::from_config(&store, addr);
         let run_id: String = (0..40).map(|_| format!("{:x}", rt.rng_u64() % 16)).collect();
         ServerState {
             proto_max_bulk_len: AtomicI64::new(store.get_int("proto-max-bulk-len")),
@@ -85,6 +88,7 @@ impl ServerState {
             stop_notify: Notify::new(),
             shutdown: Notify::new(),
             last_error: Mutex::new(None),
+            cluster,
         }
     }
 

@@ -56,6 +56,10 @@ pub struct Shard {
     pub config: ShardConfig,
     /// Events recorded by `notify`, waiting to be published.
     pub events: Vec<KeyEvent>,
+    /// Slow commands of the connections this shard's thread serves (SLOWLOG).
+    pub slowlog: crate::metrics::slowlog::SlowLog,
+    /// The active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE turns it off).
+    pub active_expire: bool,
 }
 
 impl Shard {
@@ -70,6 +74,8 @@ impl Shard {
             rng: seed | 1,
             config: ShardConfig::default(),
             events: Vec::new(),
+            slowlog: Default::default(),
+            active_expire: true,
         }
     }
 

@@ -4,5 +4,6 @@
 
 pub mod info;
 pub mod prometheus;
+pub mod slowlog;
 
 pub use info::{render, DbCounts, InfoSnapshot};

@@ -113,5 +113,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Enables read-write queries for a connection to a Reids Cluster replica node.",
         "3.0.0",
     ),
+    conn("slowlog", -2, &[], &["@slow"], "server", "A container for slow log commands.", "2.2.12"),
+    conn("latency", -2, &[], &["@slow"], "server", "A container for latency diagnostics commands.", "2.8.13"),
+    conn("memory", -2, &[], &["@slow"], "server", "A container for memory diagnostics commands.", "4.0.0"),
+    conn(
+        "debug",
+        -2,
+        &["admin", "noscript", "loading", "stale", "protected"],
+        &["@admin", "@slow", "@dangerous"],
+        "server",
+        "A container for debugging commands.",
+        "1.0.0",
+    ),
     conn("function", -2, &[], &["@slow"], "scripting", "A container for function commands.", "7.0.0"),
 ];

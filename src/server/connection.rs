@@ -243,7 +243,29 @@ impl<R: Rt> Connection<R> {
         }
         let elapsed = self.rt.now().saturating_sub(start);
         self.home.borrow_mut().stats.record_command(self.client.last_cmd, elapsed, out.0.is_error());
-        out
+        let (reply, mut args) = out;
+        self.slowlog(spec, &args, elapsed, now_ms);
+        args.clear();
+        (reply, args)
+    }
+
+    /// Logs the request if it ran for at least `slowlog-log-slower-than` microseconds.
+    fn slowlog(&self, spec: &CommandSpec, args: &[Bytes], took: std::time::Duration, now_ms: u64) {
+        let threshold = self.state.slowlog_slower_than.load(Ordering::Relaxed);
+        let max_len = self.state.slowlog_max_len.load(Ordering::Relaxed);
+        let us = took.as_micros() as u64;
+        if threshold < 0 || max_len <= 0 || us < threshold as u64 || args.is_empty() {
+            return;
+        }
+        let entry = crate::metrics::slowlog::SlowEntry {
+            id: self.state.slowlog_next_id.fetch_add(1, Ordering::Relaxed),
+            time: now_ms / 1000,
+            duration_us: us,
+            args: crate::metrics::slowlog::trim_args(&crate::metrics::slowlog::redact(spec.name, args)),
+            addr: self.client.addr.to_string(),
+            name: self.client.name.clone().unwrap_or_default(),
+        };
+        self.home.borrow_mut().slowlog.push(entry, max_len as usize);
     }
 }
 

@@ -50,6 +50,7 @@ const ADMIN: &[&str] = &["@admin", "@slow", "@dangerous"];
 const NLS: &[&str] = &["noscript", "loading", "stale"];
 const A_NLS: &[&str] = &["admin", "noscript", "loading", "stale"];
 const LS: &[&str] = &["loading", "stale"];
+const A_LS: &[&str] = &["admin", "loading", "stale"];
 
 pub static SUBCOMMANDS: &[SubSpec] = &[
     sub("client|id", 2, NLS, CONN, "Returns the unique client ID of the connection.", "5.0.0"),
@@ -98,6 +99,30 @@ pub static SUBCOMMANDS: &[SubSpec] = &[
     sub("cluster|nodes", 2, &["stale"], &["@slow"], "Returns the cluster configuration for a node.", "3.0.0"),
     sub("cluster|shards", 2, LS, &["@slow"], "Returns the mapping of cluster slots to shards.", "7.0.0"),
     sub("cluster|slots", 2, LS, &["@slow"], "Returns the mapping of cluster slots to nodes.", "3.0.0"),
+    sub("slowlog|get", -2, A_LS, ADMIN, "Returns the slow log's entries.", "2.2.12"),
+    sub("slowlog|len", 2, A_LS, ADMIN, "Returns the number of entries in the slow log.", "2.2.12"),
+    sub("slowlog|reset", 2, A_LS, ADMIN, "Clears all entries from the slow log.", "2.2.12"),
+    sub("slowlog|help", 2, LS, &["@slow"], "Show helpful text about the different subcommands", "6.2.0"),
+    sub("latency|latest", 2, A_NLS, ADMIN, "Returns the latest latency samples for all events.", "2.8.13"),
+    sub("latency|history", 3, A_NLS, ADMIN, "Returns timestamp-latency samples for an event.", "2.8.13"),
+    sub("latency|reset", -2, A_NLS, ADMIN, "Resets the latency data for one or more events.", "2.8.13"),
+    sub("latency|graph", 3, A_NLS, ADMIN, "Returns a latency graph for an event.", "2.8.13"),
+    sub("latency|doctor", 2, A_NLS, ADMIN, "Returns a human-readable latency analysis report.", "2.8.13"),
+    sub(
+        "latency|histogram",
+        -2,
+        A_NLS,
+        ADMIN,
+        "Returns the cumulative distribution of latencies of a subset or all commands.",
+        "7.0.0",
+    ),
+    sub("latency|help", 2, LS, &["@slow"], "Returns helpful text about the different subcommands.", "2.8.13"),
+    sub("memory|doctor", 2, &[], &["@slow"], "Outputs a memory problems report.", "4.0.0"),
+    sub("memory|usage", -3, &["readonly"], &["@read", "@slow"], "Estimates the memory usage of a key.", "4.0.0"),
+    sub("memory|stats", 2, &[], &["@slow"], "Returns details about memory usage.", "4.0.0"),
+    sub("memory|malloc-stats", 2, &[], &["@slow"], "Returns the allocator statistics.", "4.0.0"),
+    sub("memory|purge", 2, &[], &["@slow"], "Asks the allocator to release memory.", "4.0.0"),
+    sub("memory|help", 2, LS, &["@slow"], "Returns helpful text about the different subcommands.", "4.0.0"),
     sub(
         "function|flush",
         -2,

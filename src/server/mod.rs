@@ -7,6 +7,7 @@ mod cmd_cluster;
 mod cmd_command;
 mod cmd_config;
 mod cmd_conn;
+mod cmd_diag;
 mod cmd_info;
 mod cmd_server;
 pub mod commands;

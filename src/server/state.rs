@@ -49,6 +49,10 @@ pub struct ServerState {
     /// Values read on every request, kept apart from the config lock.
     pub proto_max_bulk_len: AtomicI64,
     pub client_query_buffer_limit: AtomicI64,
+    /// `slowlog-log-slower-than` (µs; negative = off) and `slowlog-max-len`, cached.
+    pub slowlog_slower_than: AtomicI64,
+    pub slowlog_max_len: AtomicI64,
+    pub slowlog_next_id: AtomicU64,
     pub clients: ClientRegistry,
     pub next_client_id: AtomicU64,
     pub stats: ServerStats,
@@ -75,6 +79,9 @@ impl ServerState {
         ServerState {
             proto_max_bulk_len: AtomicI64::new(store.get_int("proto-max-bulk-len")),
             client_query_buffer_limit: AtomicI64::new(store.get_int("client-query-buffer-limit")),
+            slowlog_slower_than: AtomicI64::new(store.get_int("slowlog-log-slower-than")),
+            slowlog_max_len: AtomicI64::new(store.get_int("slowlog-max-len")),
+            slowlog_next_id: AtomicU64::new(0),
             config: RwLock::new(store),
             clients: ClientRegistry::default(),
             next_client_id: AtomicU64::new(1),
@@ -107,6 +114,8 @@ impl ServerState {
         *store = new;
         self.proto_max_bulk_len.store(store.get_int("proto-max-bulk-len"), Ordering::Relaxed);
         self.client_query_buffer_limit.store(store.get_int("client-query-buffer-limit"), Ordering::Relaxed);
+        self.slowlog_slower_than.store(store.get_int("slowlog-log-slower-than"), Ordering::Relaxed);
+        self.slowlog_max_len.store(store.get_int("slowlog-max-len"), Ordering::Relaxed);
     }
 
     /// Applies a CONFIG SET, refreshing the values cached for the hot path.
@@ -115,6 +124,8 @@ impl ServerState {
         store.set(name, value, false)?;
         self.proto_max_bulk_len.store(store.get_int("proto-max-bulk-len"), Ordering::Relaxed);
         self.client_query_buffer_limit.store(store.get_int("client-query-buffer-limit"), Ordering::Relaxed);
+        self.slowlog_slower_than.store(store.get_int("slowlog-log-slower-than"), Ordering::Relaxed);
+        self.slowlog_max_len.store(store.get_int("slowlog-max-len"), Ordering::Relaxed);
         Ok(())
     }
 

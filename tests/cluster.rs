@@ -112,3 +112,12 @@ fn without_cluster_mode() {
     let info: String = cmd("INFO").arg("cluster").query(&mut c).unwrap();
     assert!(info.contains("cluster_enabled:0"));
 }
+
+#[test]
+fn select_in_cluster_mode() {
+    let s = Server::start(&["--cluster_mode", "emulated"]);
+    let mut c = s.client();
+    let ok: String = cmd("SELECT").arg(0).query(&mut c).unwrap();
+    assert_eq!(ok, "OK");
+    assert_eq!(err(cmd("SELECT").arg(1).query(&mut c)), "ERR SELECT is not allowed in cluster mode");
+}

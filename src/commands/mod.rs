@@ -31,7 +31,8 @@ pub struct Ctx<'a, R: Rt> {
 }
 
 /// Runs a command whose name, arity and permission were already checked.
-/// `args` is handed back (emptied) so the connection can reuse its allocation.
+/// `args` is handed back (still holding the request, for the slow log) so the connection can
+/// reuse its allocation.
 pub async fn execute<R: Rt>(ctx: &mut Ctx<'_, R>, spec: &'static CommandSpec, args: Vec<Bytes>) -> (Reply, Vec<Bytes>) {
     match spec.run {
         Run::Shard(f, mode) => {
@@ -59,23 +60,16 @@ pub async fn execute<R: Rt>(ctx: &mut Ctx<'_, R>, spec: &'static CommandSpec, ar
                 })
                 .await;
             match out {
-                Some((reply, mut args)) => {
-                    args.clear();
-                    (reply, args)
-                }
+                Some((reply, args)) => (reply, args),
                 None => (Reply::error(errors::SHUTTING_DOWN), Vec::new()),
             }
         }
         Run::Multi(kind) => {
             let reply = multikey::run(ctx, kind, &args).await;
-            let mut args = args;
-            args.clear();
             (reply, args)
         }
         Run::Conn => {
             let reply = crate::server::dispatch::run_conn_command(ctx, spec, &args).await;
-            let mut args = args;
-            args.clear();
             (reply, args)
         }
     }

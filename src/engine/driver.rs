@@ -20,7 +20,9 @@ pub async fn drive_shard<R: Rt>(rt: R, cell: ShardCell, mut mailbox: mpsc::Unbou
                 rt.sleep(EXPIRE_TICK).await;
                 let mut sh = cell.borrow_mut();
                 sh.now_ms = rt.wall_ms();
-                sh.expire_cycle(EXPIRE_BUDGET);
+                if sh.active_expire {
+                    sh.expire_cycle(EXPIRE_BUDGET);
+                }
                 sh.publish_events();
             }
         }

@@ -30,6 +30,9 @@ pub struct ShardStats {
     pub keyspace_misses: u64,
     /// Commands run by connections living on this shard's thread.
     pub commands_processed: u64,
+    /// Bytes read from and written to the clients served on this shard's thread.
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
     pub commands: hashbrown::HashMap<&'static str, CommandStat, foldhash::fast::FixedState>,
 }
 
@@ -74,6 +77,10 @@ pub struct Shard {
     pub pubsub: Registry,
     /// Every shard, to publish to (set by the server; absent in unit tests).
     pub peers: Option<Weak<ShardSet>>,
+    /// Slow commands of the connections this shard's thread serves (SLOWLOG).
+    pub slowlog: crate::metrics::slowlog::SlowLog,
+    /// The active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE turns it off).
+    pub active_expire: bool,
 }
 
 impl Shard {
@@ -93,6 +100,8 @@ impl Shard {
             watch_clock: 0,
             pubsub: Registry::default(),
             peers: None,
+            slowlog: Default::default(),
+            active_expire: true,
         }
     }
 

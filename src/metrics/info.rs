@@ -33,6 +33,7 @@ pub struct InfoSnapshot {
     pub blocked_clients: usize,
     pub maxclients: i64,
     pub used_memory: u64,
+    pub used_memory_peak: u64,
     pub maxmemory: i64,
     pub maxmemory_policy: String,
     /// Unix seconds of the last save (the start time until snapshots exist).
@@ -52,6 +53,9 @@ pub struct InfoSnapshot {
     /// (error code, count) for errorstats.
     pub errors: Vec<(String, u64)>,
     pub ops_per_sec: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub cluster_enabled: bool,
 }
 
 /// Sections in the order Redis prints them, and whether `INFO`/`default` includes each.
@@ -126,7 +130,7 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
             kv(out, "redis_git_sha1", "00000000");
             kv(out, "redis_git_dirty", 0);
             kv(out, "redis_build_id", "0");
-            kv(out, "redis_mode", "standalone");
+            kv(out, "redis_mode", if s.cluster_enabled { "cluster" } else { "standalone" });
             kv(out, "os", std::env::consts::OS);
             kv(out, "arch_bits", usize::BITS);
             kv(out, "monotonic_clock", "POSIX clock_gettime");
@@ -168,9 +172,10 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
             kv(out, "used_memory_human", human_bytes(used));
             kv(out, "used_memory_rss", used);
             kv(out, "used_memory_rss_human", human_bytes(used));
-            kv(out, "used_memory_peak", used);
-            kv(out, "used_memory_peak_human", human_bytes(used));
-            kv(out, "used_memory_peak_perc", "100.00%");
+            let peak = s.used_memory_peak.max(used);
+            kv(out, "used_memory_peak", peak);
+            kv(out, "used_memory_peak_human", human_bytes(peak));
+            kv(out, "used_memory_peak_perc", format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64));
             kv(out, "used_memory_overhead", 0);
             kv(out, "used_memory_startup", 0);
             kv(out, "used_memory_dataset", used);
@@ -225,8 +230,8 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
             kv(out, "total_connections_received", s.total_connections_received);
             kv(out, "total_commands_processed", s.total_commands_processed);
             kv(out, "instantaneous_ops_per_sec", s.ops_per_sec);
-            kv(out, "total_net_input_bytes", 0);
-            kv(out, "total_net_output_bytes", 0);
+            kv(out, "total_net_input_bytes", s.net_input_bytes);
+            kv(out, "total_net_output_bytes", s.net_output_bytes);
             kv(out, "instantaneous_input_kbps", "0.00");
             kv(out, "instantaneous_output_kbps", "0.00");
             kv(out, "rejected_connections", s.rejected_connections);
@@ -308,7 +313,7 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
         }
         "cluster" => {
             out.push_str("# Cluster\r\n");
-            kv(out, "cluster_enabled", 0);
+            kv(out, "cluster_enabled", s.cluster_enabled as u8);
         }
         "keyspace" => {
             out.push_str("# Keyspace\r\n");

@@ -1,6 +1,9 @@
-//! Server metrics as text: INFO's sections. Gathering the numbers is the server's job; this
+//! Server metrics as text: INFO's sections and the
+//! Prometheus exposition. Gathering the numbers is the server's job; this
 //! module only formats a snapshot, so it can be tested without a running server.
 
 pub mod info;
+pub mod prometheus;
+pub mod slowlog;
 
 pub use info::{render, DbCounts, InfoSnapshot};

@@ -1,6 +1,7 @@
 //! RESP on the wire: requests in (multibulk and inline, with Redis's limits and errors) and
 //! replies out (RESP2 or RESP3, chosen per connection by HELLO).
 
+pub mod http;
 mod inline;
 mod reply;
 mod request;

@@ -33,6 +33,10 @@ pub fn run<R: Rt>(ctx: &mut Ctx<'_, R>, name: &str, args: &[Bytes]) -> Reply {
         "echo" => Reply::Bulk(args[1].clone()),
         "select" => match parse_i64_strict(&args[1]) {
             None => Reply::error(errors::NOT_INTEGER),
+            // A cluster has only database 0.
+            Some(n) if n != 0 && ctx.server.cluster.enabled => {
+                Reply::error("ERR SELECT is not allowed in cluster mode")
+            }
             Some(n) if n < 0 || n as usize >= ctx.shards.dbnum => Reply::error(errors::DB_RANGE),
             Some(n) => {
                 ctx.client.db = n as usize;

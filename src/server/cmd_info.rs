@@ -1,10 +1,11 @@
 //! INFO: gathers a snapshot from every shard and the server state, then `metrics` formats it.
 
 use crate::commands::Ctx;
-use crate::engine::{CommandStat, Shard};
+use crate::engine::{CommandStat, Shard, ShardSet};
 use crate::metrics::info::{render, select_sections, DbCounts, InfoSnapshot};
 use crate::protocol::Reply;
 use crate::runtime::Rt;
+use crate::server::ServerState;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
@@ -19,6 +20,8 @@ struct ShardPart {
     hits: u64,
     misses: u64,
     processed: u64,
+    net_in: u64,
+    net_out: u64,
     commands: Vec<(&'static str, CommandStat)>,
     blocked: usize,
 }
@@ -50,6 +53,8 @@ fn shard_part(sh: &mut Shard, want_commands: bool) -> ShardPart {
         misses: st.keyspace_misses,
         processed: st.commands_processed,
         blocked: sh.blocking.blocked_clients,
+        net_in: st.net_input_bytes,
+        net_out: st.net_output_bytes,
         commands: if want_commands { st.commands.iter().map(|(k, v)| (*k, *v)).collect() } else { Vec::new() },
     }
 }
@@ -58,13 +63,15 @@ pub async fn info<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
     let names: Vec<String> = args[1..].iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
     let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
     let sections = select_sections(&refs);
-    let snap = gather(ctx, sections.contains(&"commandstats") || sections.contains(&"stats")).await;
+    let want = sections.contains(&"commandstats") || sections.contains(&"stats");
+    let snap = gather(ctx.rt, ctx.shards, ctx.server, want).await;
     Reply::Verbatim("txt", Bytes::from(render(&sections, &snap)))
 }
 
-async fn gather<R: Rt>(ctx: &mut Ctx<'_, R>, want_commands: bool) -> InfoSnapshot {
-    let server = ctx.server;
-    let now_ms = ctx.rt.wall_ms();
+/// Gathers INFO's numbers: one short visit per shard (key counts, a bounded memory sample and the
+/// shard's counters), so no shard is held for long. Also feeds `/metrics`.
+pub async fn gather<R: Rt>(rt: &R, shards: &ShardSet, server: &ServerState, want_commands: bool) -> InfoSnapshot {
+    let now_ms = rt.wall_ms();
     let mut s = {
         let cfg = server.config.read().unwrap();
         InfoSnapshot {
@@ -73,12 +80,12 @@ async fn gather<R: Rt>(ctx: &mut Ctx<'_, R>, want_commands: bool) -> InfoSnapsho
             run_id: server.run_id.clone(),
             tcp_port: server.addr.port(),
             now_ms,
-            uptime_secs: ctx.rt.now().saturating_sub(server.start_mono).as_secs(),
+            uptime_secs: rt.now().saturating_sub(server.start_mono).as_secs(),
             hz: cfg.get_int("hz"),
             process_id: 0,
             executable: String::new(),
             config_file: String::new(),
-            threads: ctx.shards.num_shards(),
+            threads: shards.num_shards(),
             shards: server.num_shards,
             connected_clients: server.clients.len(),
             maxclients: cfg.get_int("maxclients"),
@@ -88,13 +95,14 @@ async fn gather<R: Rt>(ctx: &mut Ctx<'_, R>, want_commands: bool) -> InfoSnapsho
             total_connections_received: server.stats.connections_received.load(Ordering::Relaxed),
             rejected_connections: server.stats.rejected_connections.load(Ordering::Relaxed),
             repl_backlog_size: cfg.get_int("repl-backlog-size"),
-            dbs: vec![DbCounts::default(); ctx.shards.dbnum],
+            dbs: vec![DbCounts::default(); shards.dbnum],
+            cluster_enabled: !cfg.get_str("cluster-mode").is_empty(),
             ..Default::default()
         }
     };
     let mut commands: std::collections::BTreeMap<&'static str, CommandStat> = Default::default();
-    for id in 0..ctx.shards.num_shards() {
-        let Some(p) = ctx.shards.hop(ctx.rt, id, move |sh| shard_part(sh, want_commands)).await else { continue };
+    for id in 0..shards.num_shards() {
+        let Some(p) = shards.hop(rt, id, move |sh| shard_part(sh, want_commands)).await else { continue };
         for (i, d) in p.dbs.iter().enumerate() {
             s.dbs[i].keys += d.keys;
             s.dbs[i].expires += d.expires;
@@ -105,6 +113,8 @@ async fn gather<R: Rt>(ctx: &mut Ctx<'_, R>, want_commands: bool) -> InfoSnapsho
         s.keyspace_misses += p.misses;
         s.total_commands_processed += p.processed;
         s.blocked_clients += p.blocked;
+        s.net_input_bytes += p.net_in;
+        s.net_output_bytes += p.net_out;
         for (name, c) in p.commands {
             let t = commands.entry(name).or_default();
             t.calls += c.calls;
@@ -115,6 +125,7 @@ async fn gather<R: Rt>(ctx: &mut Ctx<'_, R>, want_commands: bool) -> InfoSnapsho
     }
     // A baseline like an empty Redis's, so `used_memory` is never implausibly small.
     s.used_memory += 900 * 1024;
+    s.used_memory_peak = server.stats.memory_peak.fetch_max(s.used_memory, Ordering::Relaxed).max(s.used_memory);
     s.commands = commands.into_iter().collect();
     s.errors = server.stats.errors.lock().unwrap().iter().map(|(k, v)| (k.clone(), *v)).collect();
     {

@@ -64,9 +64,19 @@ impl<R: Rt> Connection<R> {
     }
 
     pub async fn serve(mut self, mut stream: R::Stream) {
+        let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+        // A connection that opens with an HTTP request line is a metrics scrape, not a client.
+        let mut primed = match super::http::sniff(&mut stream, &mut rbuf).await {
+            super::http::Opening::Http => {
+                super::http::serve(&self.rt, &self.shards, &self.state, &mut stream, &mut rbuf).await;
+                return;
+            }
+            super::http::Opening::Resp => !rbuf.is_empty(),
+            super::http::Opening::Closed => return,
+        };
+        self.home.borrow_mut().stats.net_input_bytes += rbuf.len() as u64;
         let handle = self.client.handle.clone();
         self.state.clients.add(handle.clone());
-        let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
         let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
         let mut args: Vec<Bytes> = Vec::with_capacity(8);
         let mut squash = Squash::default();
@@ -74,30 +84,32 @@ impl<R: Rt> Connection<R> {
             if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
                 rbuf.reserve(READ_CHUNK);
             }
-            let outbox = self.client.subs.outbox.clone();
-            let read = tokio::select! {
-                biased;
-                _ = handle.kill.notified() => break 'conn,
-                _ = self.state.stop_notify.notified() => break 'conn,
-                // Requests first: their replies drain the outbox too, so neither side starves.
-                r = stream.read_buf(&mut rbuf) => r,
-                _ = messages(outbox.as_deref()) => {
-                    // Published messages, written while requests keep being read.
-                    self.drain_outbox(&mut wbuf);
-                    let written = tokio::select! {
-                        biased;
-                        _ = handle.kill.notified() => false,
-                        r = write_all(&mut stream, &mut wbuf) => r.is_ok(),
-                    };
-                    if !written {
-                        break 'conn;
+            if !std::mem::take(&mut primed) {
+                let outbox = self.client.subs.outbox.clone();
+                let read = tokio::select! {
+                    biased;
+                    _ = handle.kill.notified() => break 'conn,
+                    _ = self.state.stop_notify.notified() => break 'conn,
+                    // Requests first: their replies drain the outbox too, so neither side starves.
+                    r = stream.read_buf(&mut rbuf) => r,
+                    _ = messages(outbox.as_deref()) => {
+                        // Published messages, written while requests keep being read.
+                        self.drain_outbox(&mut wbuf);
+                        let written = tokio::select! {
+                            biased;
+                            _ = handle.kill.notified() => false,
+                            r = write_all(&self.home, &mut stream, &mut wbuf) => r.is_ok(),
+                        };
+                        if !written {
+                            break 'conn;
+                        }
+                        continue 'conn;
                     }
-                    continue 'conn;
+                };
+                match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => self.home.borrow_mut().stats.net_input_bytes += n as u64,
                 }
-            };
-            match read {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
             }
             if handle.killed.load(Ordering::Acquire) {
                 break;
@@ -143,10 +155,12 @@ impl<R: Rt> Connection<R> {
                         // command's reply, as Redis's "publish to self inside multi" expects.
                         self.drain_outbox(&mut wbuf);
                         if self.client.closing {
-                            let _ = write_all(&mut stream, &mut wbuf).await;
+                            let _ = write_all(&self.home, &mut stream, &mut wbuf).await;
                             break 'conn;
                         }
-                        if wbuf.len() >= WRITE_HIGH_WATER && write_all(&mut stream, &mut wbuf).await.is_err() {
+                        if wbuf.len() >= WRITE_HIGH_WATER
+                            && write_all(&self.home, &mut stream, &mut wbuf).await.is_err()
+                        {
                             break 'conn;
                         }
                     }
@@ -154,7 +168,7 @@ impl<R: Rt> Connection<R> {
                     Err(e) => {
                         self.flush_squash(&mut squash, &mut wbuf).await;
                         Reply::error(format!("ERR {}", e.0)).encode(self.client.resp, &mut wbuf);
-                        let _ = write_all(&mut stream, &mut wbuf).await;
+                        let _ = write_all(&self.home, &mut stream, &mut wbuf).await;
                         tracing::debug!(client = self.client.id, "closing client after a protocol error: {}", e.0);
                         break 'conn;
                     }
@@ -165,7 +179,7 @@ impl<R: Rt> Connection<R> {
                 tracing::warn!(client = self.client.id, "closing client that reached max query buffer length");
                 break;
             }
-            if write_all(&mut stream, &mut wbuf).await.is_err() {
+            if write_all(&self.home, &mut stream, &mut wbuf).await.is_err() {
                 break;
             }
             if self.state.is_stopping() {
@@ -356,6 +370,11 @@ impl<R: Rt> Connection<R> {
             args.clear();
             return (Reply::error(errors::NOAUTH), args);
         }
+        if self.state.cluster.enabled && super::cmd_cluster::cross_slot(spec, &args) {
+            self.flag_multi();
+            args.clear();
+            return (Reply::error(super::cmd_cluster::CROSSSLOT), args);
+        }
         if self.client.resp == crate::protocol::RespVersion::Resp2
             && self.client.subs.active()
             && !super::pubsub::allowed_when_subscribed(spec.name)
@@ -396,7 +415,29 @@ impl<R: Rt> Connection<R> {
         }
         let elapsed = self.rt.now().saturating_sub(start);
         self.home.borrow_mut().stats.record_command(self.client.last_cmd, elapsed, out.0.is_error());
-        out
+        let (reply, mut args) = out;
+        self.slowlog(spec, &args, elapsed, now_ms);
+        args.clear();
+        (reply, args)
+    }
+
+    /// Logs the request if it ran for at least `slowlog-log-slower-than` microseconds.
+    fn slowlog(&self, spec: &CommandSpec, args: &[Bytes], took: std::time::Duration, now_ms: u64) {
+        let threshold = self.state.slowlog_slower_than.load(Ordering::Relaxed);
+        let max_len = self.state.slowlog_max_len.load(Ordering::Relaxed);
+        let us = took.as_micros() as u64;
+        if threshold < 0 || max_len <= 0 || us < threshold as u64 || args.is_empty() {
+            return;
+        }
+        let entry = crate::metrics::slowlog::SlowEntry {
+            id: self.state.slowlog_next_id.fetch_add(1, Ordering::Relaxed),
+            time: now_ms / 1000,
+            duration_us: us,
+            args: crate::metrics::slowlog::trim_args(&crate::metrics::slowlog::redact(spec.name, args)),
+            addr: self.client.addr.to_string(),
+            name: self.client.name.clone().unwrap_or_default(),
+        };
+        self.home.borrow_mut().slowlog.push(entry, max_len as usize);
     }
 }
 
@@ -415,10 +456,15 @@ async fn watch_closed<S: tokio::io::AsyncRead + Unpin>(stream: &mut S, buf: &mut
     }
 }
 
-async fn write_all<S: tokio::io::AsyncWrite + Unpin>(stream: &mut S, buf: &mut BytesMut) -> std::io::Result<()> {
+async fn write_all<S: tokio::io::AsyncWrite + Unpin>(
+    home: &ShardCell,
+    stream: &mut S,
+    buf: &mut BytesMut,
+) -> std::io::Result<()> {
     if buf.is_empty() {
         return Ok(());
     }
+    home.borrow_mut().stats.net_output_bytes += buf.len() as u64;
     stream.write_all(buf).await?;
     stream.flush().await?;
     buf.clear();

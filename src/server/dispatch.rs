@@ -1,7 +1,9 @@
 //! Connection and server commands: they act on the client's own state or on every shard, so
 //! they run here rather than inside one shard. This file only routes; each family has its file.
 
-use super::{cmd_client, cmd_command, cmd_config, cmd_conn, cmd_info, cmd_server, meta, multi, pubsub};
+use super::{
+    cmd_client, cmd_cluster, cmd_command, cmd_config, cmd_conn, cmd_diag, cmd_info, cmd_server, meta, multi, pubsub,
+};
 use crate::commands::{errors, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::runtime::Rt;
@@ -19,6 +21,10 @@ pub async fn run_conn_command<R: Rt>(ctx: &mut Ctx<'_, R>, spec: &'static Comman
         return match spec.name {
             "client" => cmd_client::run(ctx, sub.sub_name(), args).await,
             "command" => cmd_command::run(sub.sub_name(), args),
+            "cluster" => cmd_cluster::run(ctx, sub.sub_name(), args).await,
+            "slowlog" => cmd_diag::slowlog(ctx, sub.sub_name(), args).await,
+            "latency" => cmd_diag::latency(ctx, sub.sub_name(), args).await,
+            "memory" => cmd_diag::memory(ctx, sub.sub_name(), args).await,
             "config" => cmd_config::run(ctx, sub.sub_name(), args).await,
             "function" => cmd_server::function(sub.sub_name(), args),
             "pubsub" => pubsub::pubsub_cmd(ctx, sub.sub_name(), args).await,
@@ -33,6 +39,8 @@ pub async fn run_conn_command<R: Rt>(ctx: &mut Ctx<'_, R>, spec: &'static Comman
         "exec" => Reply::error(multi::EXEC_WITHOUT),
         "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "publish"
         | "spublish" => pubsub::run(ctx, spec.name, args).await,
+        "debug" => cmd_diag::debug(ctx, args).await,
+        "readonly" | "readwrite" => cmd_cluster::read_mode(ctx.server),
         _ => cmd_server::run(ctx, spec.name, args).await,
     }
 }

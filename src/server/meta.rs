@@ -52,6 +52,7 @@ const A_NLS: &[&str] = &["admin", "noscript", "loading", "stale"];
 const LS: &[&str] = &["loading", "stale"];
 const PS_FLAGS: &[&str] = &["pubsub", "loading", "stale"];
 const PS_ACL: &[&str] = &["@pubsub", "@slow"];
+const A_LS: &[&str] = &["admin", "loading", "stale"];
 
 pub static SUBCOMMANDS: &[SubSpec] = &[
     sub("client|id", 2, NLS, CONN, "Returns the unique client ID of the connection.", "5.0.0"),
@@ -97,6 +98,39 @@ pub static SUBCOMMANDS: &[SubSpec] = &[
     sub("pubsub|shardchannels", -2, PS_FLAGS, PS_ACL, "Returns the active shard channels.", "7.0.0"),
     sub("pubsub|shardnumsub", -2, PS_FLAGS, PS_ACL, "Returns the count of subscribers of shard channels.", "7.0.0"),
     sub("pubsub|help", 2, LS, &["@slow"], "Returns helpful text about the different subcommands.", "6.2.0"),
+    sub("cluster|countkeysinslot", 3, &["stale"], &["@slow"], "Returns the number of keys in a hash slot.", "3.0.0"),
+    sub("cluster|getkeysinslot", 4, &["stale"], &["@slow"], "Returns the key names in a hash slot.", "3.0.0"),
+    sub("cluster|help", 2, LS, &["@slow"], "Returns helpful text about the different subcommands.", "5.0.0"),
+    sub("cluster|info", 2, &["stale"], &["@slow"], "Returns information about the state of a node.", "3.0.0"),
+    sub("cluster|keyslot", 3, &["stale"], &["@slow"], "Returns the hash slot for a key.", "3.0.0"),
+    sub("cluster|myid", 2, &["stale"], &["@slow"], "Returns the ID of a node.", "3.0.0"),
+    sub("cluster|nodes", 2, &["stale"], &["@slow"], "Returns the cluster configuration for a node.", "3.0.0"),
+    sub("cluster|shards", 2, LS, &["@slow"], "Returns the mapping of cluster slots to shards.", "7.0.0"),
+    sub("cluster|slots", 2, LS, &["@slow"], "Returns the mapping of cluster slots to nodes.", "3.0.0"),
+    sub("slowlog|get", -2, A_LS, ADMIN, "Returns the slow log's entries.", "2.2.12"),
+    sub("slowlog|len", 2, A_LS, ADMIN, "Returns the number of entries in the slow log.", "2.2.12"),
+    sub("slowlog|reset", 2, A_LS, ADMIN, "Clears all entries from the slow log.", "2.2.12"),
+    sub("slowlog|help", 2, LS, &["@slow"], "Show helpful text about the different subcommands", "6.2.0"),
+    sub("latency|latest", 2, A_NLS, ADMIN, "Returns the latest latency samples for all events.", "2.8.13"),
+    sub("latency|history", 3, A_NLS, ADMIN, "Returns timestamp-latency samples for an event.", "2.8.13"),
+    sub("latency|reset", -2, A_NLS, ADMIN, "Resets the latency data for one or more events.", "2.8.13"),
+    sub("latency|graph", 3, A_NLS, ADMIN, "Returns a latency graph for an event.", "2.8.13"),
+    sub("latency|doctor", 2, A_NLS, ADMIN, "Returns a human-readable latency analysis report.", "2.8.13"),
+    sub(
+        "latency|histogram",
+        -2,
+        A_NLS,
+        ADMIN,
+        "Returns the cumulative distribution of latencies of a subset or all commands.",
+        "7.0.0",
+    ),
+    sub("latency|help", 2, LS, &["@slow"], "Returns helpful text about the different subcommands.", "2.8.13"),
+    sub("memory|doctor", 2, &[], &["@slow"], "Outputs a memory problems report.", "4.0.0"),
+    sub("memory|usage", -3, &["readonly"], &["@read", "@slow"], "Estimates the memory usage of a key.", "4.0.0"),
+    sub("memory|stats", 2, &[], &["@slow"], "Returns details about memory usage.", "4.0.0"),
+    sub("memory|malloc-stats", 2, &[], &["@slow"], "Returns the allocator statistics.", "4.0.0"),
+    sub("memory|purge", 2, &[], &["@slow"], "Asks the allocator to release memory.", "4.0.0"),
+    sub("memory|help", 2, LS, &["@slow"], "Returns helpful text about the different subcommands.", "4.0.0"),
     sub(
         "function|flush",
         -2,

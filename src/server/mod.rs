@@ -3,14 +3,17 @@
 
 mod client;
 mod cmd_client;
+mod cmd_cluster;
 mod cmd_command;
 mod cmd_config;
 mod cmd_conn;
+mod cmd_diag;
 mod cmd_info;
 mod cmd_server;
 pub mod commands;
 mod connection;
 pub mod dispatch;
+mod http;
 pub mod meta;
 pub mod multi;
 pub mod pubsub;
@@ -73,21 +76,25 @@ pub async fn run<R: Rt>(rt: R, config: Config, on_bound: impl FnOnce(&Started)) 
     );
     on_bound(&Started { addr: bound, state: state.clone() });
 
+    // `--admin_port`: a second listener serving the same protocols (RESP and HTTP /metrics).
+    let admin_port = state.config.read().unwrap().get_int("admin-port");
+    let admin = if admin_port != 0 {
+        let admin_addr = SocketAddr::new(addr.ip(), admin_port as u16);
+        let l = rt.bind(admin_addr).await?;
+        tracing::info!("admin port listening on {}", l.local_addr()?);
+        Some(l)
+    } else {
+        None
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
     let accept = async {
-        let mut next = 0usize;
-        loop {
-            match listener.accept().await {
-                Ok((conn, peer)) => {
-                    rt.perturb("accept").await;
-                    state.stats.connections_received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let _ = conn_queues[next % num_shards].send((conn, peer));
-                    next = next.wrapping_add(1);
-                }
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    rt.sleep(Duration::from_millis(10)).await;
-                }
+        let main = accept_loop(&rt, &listener, &state, &conn_queues, &next);
+        match &admin {
+            Some(a) => {
+                let admin = accept_loop(&rt, a, &state, &conn_queues, &next);
+                tokio::join!(main, admin);
             }
+            None => main.await,
         }
     };
     let signal = rt.shutdown_signal();
@@ -99,6 +106,7 @@ pub async fn run<R: Rt>(rt: R, config: Config, on_bound: impl FnOnce(&Started)) 
     }
     // Stop accepting, let connections finish the replies they are working on, then leave.
     drop(listener);
+    drop(admin);
     state.begin_shutdown();
     for _ in 0..200 {
         if state.clients.is_empty() {
@@ -108,6 +116,31 @@ pub async fn run<R: Rt>(rt: R, config: Config, on_bound: impl FnOnce(&Started)) 
     }
     tracing::info!("mayfly is now ready to exit, bye bye...");
     Ok(())
+}
+
+/// Accepts connections for ever, handing them to the shard threads round-robin.
+async fn accept_loop<R: Rt>(
+    rt: &R,
+    listener: &R::Listener,
+    state: &ServerState,
+    queues: &[mpsc::UnboundedSender<(R::Handoff, SocketAddr)>],
+    next: &std::sync::atomic::AtomicUsize,
+) {
+    use std::sync::atomic::Ordering;
+    loop {
+        match listener.accept().await {
+            Ok((conn, peer)) => {
+                rt.perturb("accept").await;
+                state.stats.connections_received.fetch_add(1, Ordering::Relaxed);
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let _ = queues[i % queues.len()].send((conn, peer));
+            }
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                rt.sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
 }
 
 async fn shard_main<R: Rt>(

@@ -13,6 +13,8 @@ use tokio::sync::Notify;
 pub struct ServerStats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
+    /// The largest `used_memory` any INFO or scrape has seen.
+    pub memory_peak: AtomicU64,
     /// Error replies by their first word (`ERR`, `WRONGTYPE`), for INFO errorstats. Errors are
     /// rare enough for one lock.
     pub errors: Mutex<BTreeMap<String, u64>>,
@@ -47,6 +49,10 @@ pub struct ServerState {
     /// Values read on every request, kept apart from the config lock.
     pub proto_max_bulk_len: AtomicI64,
     pub client_query_buffer_limit: AtomicI64,
+    /// `slowlog-log-slower-than` (µs; negative = off) and `slowlog-max-len`, cached.
+    pub slowlog_slower_than: AtomicI64,
+    pub slowlog_max_len: AtomicI64,
+    pub slowlog_next_id: AtomicU64,
     pub clients: ClientRegistry,
     pub next_client_id: AtomicU64,
     pub stats: ServerStats,
@@ -63,6 +69,8 @@ pub struct ServerState {
     pub last_error: Mutex<Option<String>>,
     /// The pubsub class of `client-output-buffer-limit`, read by every subscriber's outbox.
     pub pubsub_limits: std::sync::Arc<crate::engine::pubsub::OutputLimits>,
+    /// How this node presents itself in cluster mode (fixed at start).
+    pub cluster: super::cmd_cluster::ClusterIdentity,
 }
 
 impl ServerState {
@@ -70,10 +78,14 @@ impl ServerState {
         let store = config.store;
         let pubsub_limits = std::sync::Arc::new(crate::engine::pubsub::OutputLimits::default());
         refresh_limits(&store, &pubsub_limits);
+        let cluster = super::cmd_cluster::ClusterIdentity::from_config(&store, addr);
         let run_id: String = (0..40).map(|_| format!("{:x}", rt.rng_u64() % 16)).collect();
         ServerState {
             proto_max_bulk_len: AtomicI64::new(store.get_int("proto-max-bulk-len")),
             client_query_buffer_limit: AtomicI64::new(store.get_int("client-query-buffer-limit")),
+            slowlog_slower_than: AtomicI64::new(store.get_int("slowlog-log-slower-than")),
+            slowlog_max_len: AtomicI64::new(store.get_int("slowlog-max-len")),
+            slowlog_next_id: AtomicU64::new(0),
             config: RwLock::new(store),
             clients: ClientRegistry::default(),
             next_client_id: AtomicU64::new(1),
@@ -88,6 +100,7 @@ impl ServerState {
             shutdown: Notify::new(),
             last_error: Mutex::new(None),
             pubsub_limits,
+            cluster,
         }
     }
 
@@ -107,6 +120,8 @@ impl ServerState {
         refresh_limits(&store, &self.pubsub_limits);
         self.proto_max_bulk_len.store(store.get_int("proto-max-bulk-len"), Ordering::Relaxed);
         self.client_query_buffer_limit.store(store.get_int("client-query-buffer-limit"), Ordering::Relaxed);
+        self.slowlog_slower_than.store(store.get_int("slowlog-log-slower-than"), Ordering::Relaxed);
+        self.slowlog_max_len.store(store.get_int("slowlog-max-len"), Ordering::Relaxed);
     }
 
     /// Applies a CONFIG SET, refreshing the values cached for the hot path.
@@ -115,6 +130,8 @@ impl ServerState {
         store.set(name, value, false)?;
         self.proto_max_bulk_len.store(store.get_int("proto-max-bulk-len"), Ordering::Relaxed);
         self.client_query_buffer_limit.store(store.get_int("client-query-buffer-limit"), Ordering::Relaxed);
+        self.slowlog_slower_than.store(store.get_int("slowlog-log-slower-than"), Ordering::Relaxed);
+        self.slowlog_max_len.store(store.get_int("slowlog-max-len"), Ordering::Relaxed);
         Ok(())
     }
 

@@ -1,0 +1,445 @@
+//! Diagnostics: SLOWLOG, LATENCY, MEMORY and DEBUG.
+
+use super::cmd_client::help_reply;
+use crate::commands::{errors, Ctx};
+use crate::engine::Shard;
+use crate::metrics::slowlog::{merge, SlowEntry};
+use crate::protocol::Reply;
+use crate::runtime::Rt;
+use crate::types::{StrValue, Value};
+use crate::util::{parse_f64_strict, parse_i64_strict};
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+const SLOWLOG_HELP: &[&str] = &[
+    "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET [<count>]",
+    "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+    "    Entries are made of:",
+    "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+    "    client name",
+    "LEN",
+    "    Return the length of the slowlog.",
+    "RESET",
+    "    Reset the slowlog.",
+    "HELP",
+    "    Print this help.",
+];
+
+pub async fn slowlog<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> Reply {
+    let max_len = ctx.server.slowlog_max_len.load(Ordering::Relaxed).max(0) as usize;
+    match sub {
+        "help" => help_reply(SLOWLOG_HELP),
+        "reset" => {
+            for id in 0..ctx.shards.num_shards() {
+                ctx.shards.hop(ctx.rt, id, |sh| sh.slowlog.clear()).await;
+            }
+            Reply::Ok
+        }
+        "len" => {
+            let mut n = 0;
+            for id in 0..ctx.shards.num_shards() {
+                n += ctx.shards.hop(ctx.rt, id, |sh| sh.slowlog.len()).await.unwrap_or(0);
+            }
+            Reply::Int(n.min(max_len) as i64)
+        }
+        "get" => {
+            let count = match args.get(2) {
+                None => 10,
+                Some(a) => match parse_i64_strict(a) {
+                    Some(-1) => usize::MAX,
+                    Some(n) if n >= 0 => n as usize,
+                    _ => return Reply::error("ERR count should be greater than or equal to -1"),
+                },
+            };
+            let want = count.min(max_len);
+            let mut parts = Vec::new();
+            for id in 0..ctx.shards.num_shards() {
+                parts.push(ctx.shards.hop(ctx.rt, id, move |sh| sh.slowlog.newest(want)).await.unwrap_or_default());
+            }
+            Reply::Array(merge(parts, want).into_iter().map(entry_reply).collect())
+        }
+        _ => Reply::error(errors::unknown_subcommand("slowlog", sub.as_bytes())),
+    }
+}
+
+fn entry_reply(e: SlowEntry) -> Reply {
+    Reply::Array(vec![
+        Reply::Int(e.id as i64),
+        Reply::Int(e.time as i64),
+        Reply::Int(e.duration_us as i64),
+        Reply::Array(e.args.into_iter().map(Reply::bulk).collect()),
+        Reply::bulk(Bytes::from(e.addr)),
+        Reply::bulk(e.name),
+    ])
+}
+
+const LATENCY_HELP: &[&str] = &[
+    "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DOCTOR",
+    "    Return a human readable latency analysis report.",
+    "GRAPH <event>",
+    "    Return an ASCII latency graph for the <event> class.",
+    "HISTORY <event>",
+    "    Return time-latency samples for the <event> class.",
+    "LATEST",
+    "    Return the latest latency samples for all events.",
+    "RESET [<event> ...]",
+    "    Reset latency data of one or more <event> classes.",
+    "    (default: reset all data for all event classes)",
+    "HISTOGRAM [COMMAND ...]",
+    "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+    "    If no commands are specified then all histograms are replied.",
+    "HELP",
+    "    Print this help.",
+];
+
+/// LATENCY. Mayfly records no latency events (as Redis with `latency-monitor-threshold 0`, its
+/// default), so the event views are empty; HISTOGRAM reports per-command call counts.
+pub async fn latency<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> Reply {
+    match sub {
+        "help" => help_reply(LATENCY_HELP),
+        "latest" | "history" => Reply::Array(vec![]),
+        "reset" => Reply::Int(0),
+        "graph" => Reply::error(format!("ERR No samples available for event '{}'", String::from_utf8_lossy(&args[2]))),
+        "doctor" => Reply::Verbatim(
+            "txt",
+            Bytes::from_static(
+                b"Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep tonight.\n",
+            ),
+        ),
+        "histogram" => {
+            let mut totals: std::collections::BTreeMap<&'static str, u64> = Default::default();
+            for id in 0..ctx.shards.num_shards() {
+                let part = ctx
+                    .shards
+                    .hop(ctx.rt, id, |sh| sh.stats.commands.iter().map(|(k, v)| (*k, v.calls)).collect::<Vec<_>>())
+                    .await
+                    .unwrap_or_default();
+                for (k, n) in part {
+                    *totals.entry(k).or_default() += n;
+                }
+            }
+            let wanted: Vec<String> =
+                args[2..].iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+            let entries = totals
+                .into_iter()
+                .filter(|(name, calls)| *calls > 0 && (wanted.is_empty() || wanted.iter().any(|w| w == name)))
+                .map(|(name, calls)| {
+                    (
+                        Reply::bulk_str(name),
+                        Reply::Map(vec![
+                            (Reply::bulk_str("calls"), Reply::Int(calls as i64)),
+                            (Reply::bulk_str("histogram_usec"), Reply::Map(vec![])),
+                        ]),
+                    )
+                })
+                .collect();
+            Reply::Map(entries)
+        }
+        _ => Reply::error(errors::unknown_subcommand("latency", sub.as_bytes())),
+    }
+}
+
+const MEMORY_HELP: &[&str] = &[
+    "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DOCTOR",
+    "    Return memory problems reports.",
+    "MALLOC-STATS",
+    "    Return internal statistics report from the memory allocator.",
+    "PURGE",
+    "    Attempt to purge dirty pages for reclamation by the allocator.",
+    "STATS",
+    "    Return information about the memory usage of the server.",
+    "USAGE <key> [SAMPLES <count>]",
+    "    Return memory in bytes used by <key> and its value. Nested values are",
+    "    sampled up to <count> times (default: 5, 0 means sample all).",
+    "HELP",
+    "    Print this help.",
+];
+
+/// Bytes an entry costs beyond its key and value: table slot, entry header, allocator rounding.
+const ENTRY_OVERHEAD: usize = 56;
+
+pub async fn memory<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> Reply {
+    match sub {
+        "help" => help_reply(MEMORY_HELP),
+        "doctor" => Reply::Verbatim(
+            "txt",
+            Bytes::from_static(b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n"),
+        ),
+        "malloc-stats" => Reply::Verbatim("txt", Bytes::from_static(b"Stats not supported for the current allocator\n")),
+        "purge" => Reply::Ok,
+        "stats" => {
+            let snap = super::cmd_info::gather(ctx.rt, ctx.shards, ctx.server, false).await;
+            let keys: u64 = snap.dbs.iter().map(|d| d.keys).sum();
+            Reply::Map(vec![
+                (Reply::bulk_str("peak.allocated"), Reply::Int(snap.used_memory_peak.max(snap.used_memory) as i64)),
+                (Reply::bulk_str("total.allocated"), Reply::Int(snap.used_memory as i64)),
+                (Reply::bulk_str("keys.count"), Reply::Int(keys as i64)),
+                (Reply::bulk_str("dataset.bytes"), Reply::Int(snap.used_memory as i64)),
+            ])
+        }
+        "usage" => {
+            match args.len() {
+                3 => {}
+                5 if args[3].eq_ignore_ascii_case(b"samples") => {
+                    if parse_i64_strict(&args[4]).is_none_or(|n| n < 0) {
+                        return Reply::error(errors::NOT_INTEGER);
+                    }
+                }
+                _ => return Reply::error(errors::SYNTAX),
+            }
+            let key = args[2].clone();
+            let db = ctx.client.db;
+            let shard = ctx.shards.shard_of(&key);
+            let size = ctx
+                .shards
+                .hop(ctx.rt, shard, move |sh| {
+                    sh.lookup_write(db, &key).map(|e| e.key.len() + e.value.heap_size() + ENTRY_OVERHEAD)
+                })
+                .await
+                .flatten();
+            size.map_or(Reply::Nil, |n| Reply::Int(n as i64))
+        }
+        _ => Reply::error(errors::unknown_subcommand("memory", sub.as_bytes())),
+    }
+}
+
+pub const DEBUG_REFUSED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+
+const DEBUG_HELP: &[&str] = &[
+    "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DIGEST",
+    "    Output a hex signature representing the current DB content.",
+    "DIGEST-VALUE <key> [<key> ...]",
+    "    Output a hex signature of the values of all the specified keys.",
+    "OBJECT <key>",
+    "    Show low level info about the `key` and associated value.",
+    "POPULATE <count> [<prefix>] [<size>]",
+    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+    "    it is used instead of the 'key' prefix. These are not propagated to",
+    "    replicas. Cluster slots are not respected so keys not belonging to the",
+    "    current node can be created in cluster mode.",
+    "RELOAD",
+    "    Save the RDB on disk and reload it back to memory (no persistence yet: a no-op).",
+    "SET-ACTIVE-EXPIRE <0|1>",
+    "    Setting it to 0 disables expiring keys in background when they are not",
+    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+    "    default.",
+    "SLEEP <seconds>",
+    "    Stop the server for <seconds>. Decimals allowed.",
+    "HELP",
+    "    Print this help.",
+];
+
+pub async fn debug<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
+    let allowed = match ctx.server.config.read().unwrap().get_str("enable-debug-command") {
+        "yes" => true,
+        "local" => ctx.client.addr.ip().is_loopback(),
+        _ => false,
+    };
+    if !allowed {
+        return Reply::error(DEBUG_REFUSED);
+    }
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    let db = ctx.client.db;
+    match (sub.as_str(), args.len()) {
+        ("help", 2) => help_reply(DEBUG_HELP),
+        ("reload", _) => Reply::Ok,
+        ("sleep", 3) => {
+            let secs = parse_f64_strict(&args[2]).unwrap_or(0.0);
+            if secs > 0.0 && secs.is_finite() {
+                ctx.rt.sleep(Duration::from_secs_f64(secs)).await;
+            }
+            Reply::Ok
+        }
+        ("set-active-expire", 3) => {
+            let on = parse_i64_strict(&args[2]).unwrap_or(0) != 0;
+            for id in 0..ctx.shards.num_shards() {
+                ctx.shards.hop(ctx.rt, id, move |sh| sh.active_expire = on).await;
+            }
+            Reply::Ok
+        }
+        ("object", 3) => {
+            let key = args[2].clone();
+            let shard = ctx.shards.shard_of(&key);
+            let out = ctx
+                .shards
+                .hop(ctx.rt, shard, move |sh| {
+                    let id = sh.id;
+                    sh.lookup_write(db, &key).map(|e| {
+                        format!(
+                            "Value at:0x{:012x} refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
+                            0x7f00_0000_0000u64 + ((id as u64) << 32) + (e.key.len() as u64 * 64),
+                            e.value.encoding(),
+                            serialized_len(&e.value)
+                        )
+                    })
+                })
+                .await
+                .flatten();
+            out.map_or(Reply::error(errors::NO_SUCH_KEY), Reply::simple)
+        }
+        ("digest-value", _) => {
+            let mut out = Vec::with_capacity(args.len() - 2);
+            for key in &args[2..] {
+                let key = key.clone();
+                let shard = ctx.shards.shard_of(&key);
+                let d = ctx
+                    .shards
+                    .hop(ctx.rt, shard, move |sh| sh.lookup_write(db, &key).map(|e| value_digest(&e.value)))
+                    .await
+                    .flatten()
+                    .unwrap_or([0; 20]);
+                out.push(Reply::simple(hex(&d)));
+            }
+            Reply::Array(out)
+        }
+        ("digest", 2) => {
+            let mut acc = [0u8; 20];
+            for id in 0..ctx.shards.num_shards() {
+                let part = ctx.shards.hop(ctx.rt, id, shard_digest).await.unwrap_or([0; 20]);
+                for (a, b) in acc.iter_mut().zip(part) {
+                    *a ^= b;
+                }
+            }
+            Reply::simple(hex(&acc))
+        }
+        ("populate", 3..=5) => {
+            let Some(count) = parse_i64_strict(&args[2]).filter(|n| *n >= 0) else {
+                return Reply::error("ERR value is out of range, must be positive");
+            };
+            let prefix = args.get(3).cloned().unwrap_or(Bytes::from_static(b"key"));
+            let size = match args.get(4) {
+                None => None,
+                Some(a) => match parse_i64_strict(a) {
+                    Some(n) if n >= 0 => Some(n as usize),
+                    _ => return Reply::error("ERR value is out of range, must be positive"),
+                },
+            };
+            populate(ctx, db, count as u64, prefix, size).await;
+            Reply::Ok
+        }
+        _ => Reply::error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(&args[1])
+        )),
+    }
+}
+
+async fn populate<R: Rt>(ctx: &mut Ctx<'_, R>, db: usize, count: u64, prefix: Bytes, size: Option<usize>) {
+    const BATCH: usize = 10_000;
+    let n = ctx.shards.num_shards();
+    let mut batches: Vec<Vec<(Bytes, Bytes)>> = vec![Vec::new(); n];
+    for i in 0..count {
+        let mut key = prefix.to_vec();
+        key.extend_from_slice(format!(":{i}").as_bytes());
+        let mut val = format!("value:{i}").into_bytes();
+        if let Some(size) = size {
+            val.resize(size, 0);
+        }
+        let shard = ctx.shards.shard_of(&key);
+        batches[shard].push((Bytes::from(key), Bytes::from(val)));
+        if batches[shard].len() >= BATCH {
+            let b = std::mem::take(&mut batches[shard]);
+            ctx.shards.hop(ctx.rt, shard, move |sh| insert_missing(sh, db, b)).await;
+        }
+    }
+    for (shard, b) in batches.into_iter().enumerate() {
+        if !b.is_empty() {
+            ctx.shards.hop(ctx.rt, shard, move |sh| insert_missing(sh, db, b)).await;
+        }
+    }
+}
+
+/// DEBUG POPULATE leaves existing keys alone.
+fn insert_missing(sh: &mut Shard, db: usize, batch: Vec<(Bytes, Bytes)>) {
+    for (k, v) in batch {
+        if sh.lookup_write(db, &k).is_none() {
+            sh.dbs[db].set(k, Value::Str(StrValue::from_owned(v)), 0);
+        }
+    }
+}
+
+#[allow(unreachable_patterns)]
+fn serialized_len(v: &Value) -> usize {
+    match v {
+        Value::Str(s) => match s.as_int() {
+            Some(_) => s.len().min(5),
+            None => s.len() + 1,
+        },
+        _ => v.heap_size(),
+    }
+}
+
+/// Mixes bytes into a 160-bit state (FNV-1a lanes finished with a 64-bit finalizer); stable
+/// across builds, so digests can be compared between runs.
+fn digest_bytes(parts: &[&[u8]]) -> [u8; 20] {
+    let mut out = [0u8; 20];
+    for lane in 0..3u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ lane.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for p in parts {
+            for &b in p.iter() {
+                h ^= b as u64;
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            h ^= 0xff;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^= h >> 31;
+        let bytes = h.to_be_bytes();
+        let start = lane as usize * 8;
+        let take = (20 - start).min(8);
+        out[start..start + take].copy_from_slice(&bytes[..take]);
+    }
+    out
+}
+
+#[allow(unreachable_patterns)]
+fn value_digest(v: &Value) -> [u8; 20] {
+    match v {
+        Value::Str(s) => digest_bytes(&[b"string", &s.to_bytes()]),
+        _ => digest_bytes(&[v.type_name().as_bytes(), &v.heap_size().to_le_bytes()]),
+    }
+}
+
+/// The XOR of every key's digest (key, value and deadline) in every database: independent of
+/// order, so shards combine by XOR too. All zeros when empty, as Redis.
+fn shard_digest(sh: &mut Shard) -> [u8; 20] {
+    let mut acc = [0u8; 20];
+    for (i, db) in sh.dbs.iter().enumerate() {
+        for e in db.table.iter() {
+            let v = value_digest(&e.value);
+            let d = digest_bytes(&[&(i as u64).to_le_bytes(), &e.key, &v, &e.expire_at.to_le_bytes()]);
+            for (a, b) in acc.iter_mut().zip(d) {
+                *a ^= b;
+            }
+        }
+    }
+    acc
+}
+
+fn hex(d: &[u8; 20]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests() {
+        let a = value_digest(&Value::Str(StrValue::from_bytes(b"hello")));
+        assert_eq!(a, value_digest(&Value::Str(StrValue::from_bytes(b"hello"))));
+        assert_ne!(a, value_digest(&Value::Str(StrValue::from_bytes(b"hellp"))));
+        assert_eq!(hex(&a).len(), 40);
+        let mut sh = Shard::new(0, 2, 1);
+        assert_eq!(shard_digest(&mut sh), [0; 20]);
+        insert_missing(&mut sh, 0, vec![(Bytes::from("k"), Bytes::from("v"))]);
+        assert_ne!(shard_digest(&mut sh), [0; 20]);
+    }
+}

@@ -168,7 +168,6 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, cmd: ZBlockCmd, args: &[Bytes]) ->
 
 /// The form used where a client may not block (MULTI/EXEC): nothing to pop replies a nil
 /// array at once, as Redis does for clients denied blocking.
-#[allow(dead_code)]
 pub async fn run_without_blocking<R: Rt>(ctx: &mut Ctx<'_, R>, cmd: ZBlockCmd, args: &[Bytes]) -> Reply {
     run_with(ctx, cmd, args, false).await
 }

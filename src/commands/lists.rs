@@ -707,8 +707,8 @@ async fn attempt<R: Rt>(ctx: &Ctx<'_, R>, req: &Req, waiter: Option<&Waiter>) ->
 
 /// While a client is blocked: on drop (served, timed out, or the connection went away) it
 /// claims the wait so no shard serves it any more, deregisters it from every key, and
-/// uncounts it from INFO's `blocked_clients`.
-struct BlockGuard<'a> {
+/// uncounts it from INFO's `blocked_clients`. Shared with the sorted sets' blocking pops.
+pub(super) struct BlockGuard<'a> {
     shards: &'a ShardSet,
     home: ShardCell,
     db: usize,
@@ -720,7 +720,7 @@ struct BlockGuard<'a> {
 }
 
 impl<'a> BlockGuard<'a> {
-    fn new(
+    pub(super) fn new(
         shards: &'a ShardSet,
         home: &ShardCell,
         db: usize,
@@ -731,7 +731,7 @@ impl<'a> BlockGuard<'a> {
         BlockGuard { shards, home: home.clone(), db, client, claim, keys, counted: false }
     }
 
-    fn count(&mut self) {
+    pub(super) fn count(&mut self) {
         if !self.counted {
             self.counted = true;
             self.home.borrow_mut().blocking.blocked_clients += 1;

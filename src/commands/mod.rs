@@ -10,6 +10,7 @@ mod multikey;
 mod sets;
 mod strings;
 pub mod table;
+pub mod zblocking;
 mod zsets;
 
 pub use table::{lookup, CommandSpec, KeySpec, Run};
@@ -28,6 +29,12 @@ pub struct Ctx<'a, R: Rt> {
     pub home: &'a ShardCell,
     pub server: &'a ServerState,
     pub client: &'a mut ClientState,
+}
+
+/// Whether `spec` may block the client (BLPOP..., BZPOPMIN...): the connection then watches
+/// its socket while it waits, and MULTI must not let it block.
+pub fn is_blocking(spec: &CommandSpec) -> bool {
+    lists::is_blocking(spec) || zblocking::is_blocking(spec)
 }
 
 /// Runs a command whose name, arity and permission were already checked.

@@ -33,6 +33,8 @@ pub enum MultiKind {
     List(super::lists::ListCmd),
     /// Sorted-set commands over several keys (ZUNIONSTORE, ZMPOP, ...).
     Zset(super::zsets::ZMulti),
+    /// BZPOPMIN, BZPOPMAX, BZMPOP (commands::zblocking).
+    ZBlock(super::zblocking::ZBlockCmd),
 }
 
 /// Groups argument indexes by the shard owning the key at each index, in shard order.
@@ -152,6 +154,7 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, kind: MultiKind, args: &[Bytes]) -
         MultiKind::Sets(op) => super::sets::run_multi(ctx, op, args).await,
         MultiKind::List(cmd) => super::lists::run_cross(ctx, cmd, args).await,
         MultiKind::Zset(op) => super::zsets::run_multi(ctx, op, args).await,
+        MultiKind::ZBlock(cmd) => super::zblocking::run(ctx, cmd, args).await,
     }
 }
 

@@ -2,8 +2,8 @@
 //! commands whose keys may span shards (ZUNION/ZINTER/ZDIFF[STORE], ZINTERCARD, ZRANGESTORE,
 //! ZMPOP) read their sources under the transaction's locks, compute, then write the destination.
 //!
-//! The blocking forms (BZPOPMIN, BZPOPMAX, BZMPOP) are not in the table yet: `pop_on` and
-//! `mpop_local` are the non-blocking cores they will call once a key is ready.
+//! The blocking forms (BZPOPMIN, BZPOPMAX, BZMPOP) live in `zblocking`, built on `pop_on`,
+//! `mpop_local` and `parse_mpop`.
 
 use super::multikey::{by_shard, MultiKind};
 use super::table::{CommandSpec, KeySpec, Run, ShardFn};

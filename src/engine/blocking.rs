@@ -27,9 +27,20 @@ pub enum BlockOp {
     Move { dst: Bytes, from_left: bool, to_left: bool },
     /// Only tell the client to retry (it needs locks this shard cannot take for it).
     Wake,
+    /// BZPOPMIN/BZPOPMAX (`count: None`: reply `[key, member, score]`) and BZMPOP (`Some(n)`).
+    ZPop { max: bool, count: Option<usize> },
 }
 
-/// Serves `op` from `key` (which holds a non-empty list) and returns the client's reply.
+impl BlockOp {
+    /// Whether this waiter is served from a sorted set (else from a list). A waiter meeting a
+    /// value of the other type stays blocked, as in Redis 7.0.
+    pub fn wants_zset(&self) -> bool {
+        matches!(self, BlockOp::ZPop { .. })
+    }
+}
+
+/// Serves `op` from `key` (which holds a non-empty list, or sorted set for `BlockOp::ZPop`)
+/// and returns the client's reply.
 pub type ServeFn = fn(&mut Shard, usize, &Bytes, &BlockOp) -> Reply;
 
 /// What a blocked client receives: `Some(reply)` when served, `None` when asked to retry.
@@ -130,8 +141,11 @@ impl Blocking {
         }
     }
 
-    fn pop_front(&mut self, db: usize, key: &[u8]) -> Option<Waiter> {
-        let w = self.per_db.get_mut(db)?.get_mut(key)?.pop_front();
+    /// Takes the first waiter on `key` served from a sorted set (`zset`) or from a list; the
+    /// others keep their place.
+    fn take_first(&mut self, db: usize, key: &[u8], zset: bool) -> Option<Waiter> {
+        let q = self.per_db.get_mut(db)?.get_mut(key)?;
+        let w = q.iter().position(|w| w.op.wants_zset() == zset).and_then(|i| q.remove(i));
         self.prune(db, key);
         w
     }
@@ -139,7 +153,9 @@ impl Blocking {
 
 impl Shard {
     /// Serves clients blocked on keys that became ready, in FIFO order per key, while each key
-    /// holds a list. Keys a transaction holds or awaits stay ready until its locks are gone.
+    /// holds a non-empty list (list waiters) or sorted set (sorted-set waiters); waiters of the
+    /// other kind keep their turn. Keys a transaction holds or awaits stay ready until its locks
+    /// are gone.
     pub fn serve_blocked(&mut self) {
         let mut deferred = Vec::new();
         while let Some((db, key)) = self.blocking.ready.pop_front() {
@@ -148,14 +164,12 @@ impl Shard {
                 continue;
             }
             loop {
-                let servable = matches!(
-                    self.lookup_write(db, &key).map(|e| &e.value),
-                    Some(crate::types::Value::List(l)) if !l.is_empty()
-                );
-                if !servable {
-                    break;
-                }
-                let Some(w) = self.blocking.pop_front(db, &key) else { break };
+                let zset = match self.lookup_write(db, &key).map(|e| &e.value) {
+                    Some(crate::types::Value::List(l)) if !l.is_empty() => false,
+                    Some(crate::types::Value::ZSet(z)) if !z.is_empty() => true,
+                    _ => break,
+                };
+                let Some(w) = self.blocking.take_first(db, &key, zset) else { break };
                 if w.gone() {
                     continue;
                 }

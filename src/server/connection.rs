@@ -129,7 +129,7 @@ impl<R: Rt> Connection<R> {
                         }
                         self.flush_squash(&mut squash, &mut wbuf).await;
                         let taken = std::mem::take(&mut args);
-                        let (reply, back) = if commands::lookup(&taken[0]).is_some_and(commands::lists::is_blocking) {
+                        let (reply, back) = if commands::lookup(&taken[0]).is_some_and(commands::is_blocking) {
                             // A blocked client may go away while it waits: watch the socket so
                             // its wait ends (and deregisters) instead of being served later.
                             let limit = self.state.client_query_buffer_limit.load(Ordering::Relaxed);

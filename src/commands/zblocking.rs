@@ -163,7 +163,9 @@ fn serve_zpop(sh: &mut Shard, db: usize, key: &Bytes, op: &BlockOp) -> Reply {
 
 /// Runs a blocking sorted-set command.
 pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, cmd: ZBlockCmd, args: &[Bytes]) -> Reply {
-    run_with(ctx, cmd, args, true).await
+    // Inside EXEC the transaction holds its locks: never wait there.
+    let may_block = !ctx.client.in_exec;
+    run_with(ctx, cmd, args, may_block).await
 }
 
 /// The form used where a client may not block (MULTI/EXEC): nothing to pop replies a nil

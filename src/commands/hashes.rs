@@ -306,7 +306,7 @@ fn hincrbyfloat(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
             }
         },
     };
-    let new = old + incr;
+    let new = crate::util::add_floats(old, incr);
     if !new.is_finite() {
         drop_if_empty(sh, db, &args[1]);
         return Reply::error(errors::NAN_OR_INF);

@@ -592,7 +592,7 @@ fn incrbyfloat(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     let Some(incr) = parse_f64_strict(&args[2]) else { return Reply::error(errors::NOT_FLOAT) };
-    let v = cur + incr;
+    let v = crate::util::add_floats(cur, incr);
     if !v.is_finite() {
         return Reply::error(errors::NAN_OR_INF);
     }

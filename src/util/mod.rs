@@ -4,4 +4,4 @@ mod glob;
 mod numbers;
 
 pub use glob::glob_match;
-pub use numbers::{format_f64_human, parse_f64_strict, parse_i64_strict, parse_u64_strict};
+pub use numbers::{add_floats, format_f64_human, parse_f64_strict, parse_i64_strict, parse_u64_strict};

@@ -62,6 +62,18 @@ pub fn parse_f64_strict(s: &[u8]) -> Option<f64> {
     }
 }
 
+/// `a + b` for INCRBYFLOAT/HINCRBYFLOAT. Redis adds in `long double` and keeps 17 significant
+/// digits; the result is shown to ~15 digits here (see the callers), so a sum that cancels to
+/// below that precision of its operands is the noise of the shorter stored text: it is zero.
+pub fn add_floats(a: f64, b: f64) -> f64 {
+    let r = a + b;
+    if r != 0.0 && r.abs() <= a.abs().max(b.abs()) * 1e-14 {
+        0.0
+    } else {
+        r
+    }
+}
+
 /// The text INCRBYFLOAT stores: no exponent for ordinary magnitudes, no trailing zeros.
 pub fn format_f64_human(v: f64) -> String {
     if v == v.trunc() && v.abs() < 1e17 {
@@ -99,6 +111,9 @@ mod tests {
         assert_eq!(parse_f64_strict(b" 1"), None);
         assert_eq!(format_f64_human(10.5), "10.5");
         assert_eq!(format_f64_human(3.0), "3");
+        assert_eq!(add_floats(0.024390243902439, -0.024390243902439025), 0.0);
+        assert_eq!(add_floats(1.5, 2.25), 3.75);
+        assert_eq!(add_floats(1e-300, 0.0), 1e-300);
     }
 
     proptest! {

@@ -177,16 +177,30 @@ pub fn format_double(d: f64) -> String {
         } else {
             "-inf".into()
         }
-    } else if d == d.trunc() && d.abs() < 1e17 {
-        format!("{}", d as i64)
     } else {
-        let mut b = ryu::Buffer::new();
-        let s = b.format(d);
-        // ryu writes `1e20`-style exponents as `1e20`; Redis (%.17g) prints `1e+20`.
-        match s.find('e') {
-            Some(p) if !s[p + 1..].starts_with('-') => format!("{}e+{}", &s[..p], &s[p + 1..]),
-            _ => s.to_string(),
+        format_g17(d)
+    }
+}
+
+/// C's `%.17g`, which Redis 7.0 uses for doubles in replies: 17 significant digits, fixed
+/// notation for exponents in [-4, 17), scientific otherwise, trailing zeros removed.
+fn format_g17(d: f64) -> String {
+    const P: i32 = 17;
+    let sci = format!("{:.*e}", (P - 1) as usize, d);
+    let (mantissa, exp) = sci.split_once('e').expect("{:e} always has an exponent");
+    let exp: i32 = exp.parse().expect("{:e} exponents are integers");
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
         }
+    };
+    if (-4..P).contains(&exp) {
+        trim(&format!("{:.*}", (P - 1 - exp) as usize, d))
+    } else {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{}{:02}", trim(mantissa), sign, exp.abs())
     }
 }
 
@@ -224,6 +238,12 @@ mod tests {
         assert_eq!(format_double(10.5), "10.5");
         assert_eq!(format_double(f64::INFINITY), "inf");
         assert_eq!(format_double(1e20), "1e+20");
-        assert_eq!(format_double(0.1), "0.1");
+        // Redis 7.0 prints 17 significant digits (%.17g), binary noise included.
+        assert_eq!(format_double(0.1), "0.10000000000000001");
+        assert_eq!(format_double(0.8711131298314375), "0.87111312983143752");
+        assert_eq!(format_double(-2.5e-7), "-2.4999999999999999e-07");
+        assert_eq!(format_double(123456789012345680.0), "1.2345678901234568e+17");
+        assert_eq!(format_double(0.0001), "0.0001");
+        assert_eq!(format_double(-0.0), "-0");
     }
 }

@@ -67,7 +67,7 @@ pub fn parse_f64_strict(s: &[u8]) -> Option<f64> {
 /// below that precision of its operands is the noise of the shorter stored text: it is zero.
 pub fn add_floats(a: f64, b: f64) -> f64 {
     let r = a + b;
-    if r != 0.0 && r.abs() <= a.abs().max(b.abs()) * 1e-14 {
+    if r != 0.0 && r.is_finite() && r.abs() <= a.abs().max(b.abs()) * 1e-14 {
         0.0
     } else {
         r

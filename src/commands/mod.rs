@@ -8,6 +8,7 @@ mod keys;
 pub mod lists;
 mod multikey;
 mod sets;
+mod sort;
 mod strings;
 pub mod table;
 pub mod zblocking;

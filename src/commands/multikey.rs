@@ -35,6 +35,10 @@ pub enum MultiKind {
     Zset(super::zsets::ZMulti),
     /// BZPOPMIN, BZPOPMAX, BZMPOP (commands::zblocking).
     ZBlock(super::zblocking::ZBlockCmd),
+    /// SORT and SORT_RO.
+    Sort {
+        read_only: bool,
+    },
 }
 
 /// Groups argument indexes by the shard owning the key at each index, in shard order.
@@ -155,6 +159,7 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, kind: MultiKind, args: &[Bytes]) -
         MultiKind::List(cmd) => super::lists::run_cross(ctx, cmd, args).await,
         MultiKind::Zset(op) => super::zsets::run_multi(ctx, op, args).await,
         MultiKind::ZBlock(cmd) => super::zblocking::run(ctx, cmd, args).await,
+        MultiKind::Sort { read_only } => super::sort::run(ctx, read_only, args).await,
     }
 }
 

@@ -110,6 +110,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(super::sets::COMMANDS)
         .chain(super::lists::COMMANDS)
         .chain(super::zsets::COMMANDS)
+        .chain(super::sort::COMMANDS)
         .chain(super::zblocking::COMMANDS)
         .chain(crate::server::commands::COMMANDS)
         .chain(crate::server::multi::COMMANDS)

@@ -314,7 +314,14 @@ impl<R: Rt> Connection<R> {
             h.subs[2].store(c.subs.shard_channels.len(), Ordering::Relaxed);
             h.multi.store(c.multi.as_ref().map_or(-1, |m| m.queued.len() as i64), Ordering::Relaxed);
         }
-        let suppressed = self.client.reply_mode != ReplyMode::On;
+        // Push messages (subscription confirmations) are out of band: CLIENT REPLY OFF/SKIP
+        // never hides them, as in Redis.
+        let is_push = match &reply {
+            Reply::Push(_) => true,
+            Reply::Array(items) => !items.is_empty() && items.iter().all(|r| matches!(r, Reply::Push(_))),
+            _ => false,
+        };
+        let suppressed = self.client.reply_mode != ReplyMode::On && !is_push;
         if self.client.reply_mode == ReplyMode::Skipping {
             self.client.reply_mode = ReplyMode::On;
         }

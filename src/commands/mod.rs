@@ -2,6 +2,7 @@
 //! per family. A command's arguments are parsed once, then applied synchronously to the shard
 //! that owns its keys (or coordinated across shards); the reply is a value, never bytes.
 
+mod bitmaps;
 pub mod errors;
 mod hashes;
 mod keys;

@@ -39,6 +39,8 @@ pub enum MultiKind {
     Sort {
         read_only: bool,
     },
+    /// BITOP: sources read, destination written (commands::bitmaps).
+    Bitop,
 }
 
 /// Groups argument indexes by the shard owning the key at each index, in shard order.
@@ -160,6 +162,7 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, kind: MultiKind, args: &[Bytes]) -
         MultiKind::Zset(op) => super::zsets::run_multi(ctx, op, args).await,
         MultiKind::ZBlock(cmd) => super::zblocking::run(ctx, cmd, args).await,
         MultiKind::Sort { read_only } => super::sort::run(ctx, read_only, args).await,
+        MultiKind::Bitop => super::bitmaps::run_bitop(ctx, args).await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Value encodings. Plain data structures: no I/O, no commands, no runtime.
 
+pub mod bitmap;
 mod dict;
 mod hash;
 mod list;

@@ -20,6 +20,8 @@ pub const EXPIRE_NX_CONFLICT: &str = "ERR NX and XX, GT or LT options at the sam
 pub const EXPIRE_GT_LT: &str = "ERR GT and LT options at the same time are not compatible";
 pub const NO_LFU: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 pub const NO_LRU: &str = "ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+pub const NOT_HLL: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
+pub const HLL_CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
 pub const OFFSET_RANGE: &str = "ERR offset is out of range";
 
 pub fn wrong_args(name: &str) -> String {

@@ -4,6 +4,7 @@
 
 pub mod errors;
 mod hashes;
+mod hyperloglog;
 mod keys;
 pub mod lists;
 mod multikey;

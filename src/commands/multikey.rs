@@ -35,6 +35,8 @@ pub enum MultiKind {
     Zset(super::zsets::ZMulti),
     /// BZPOPMIN, BZPOPMAX, BZMPOP (commands::zblocking).
     ZBlock(super::zblocking::ZBlockCmd),
+    /// PFCOUNT over several keys, PFMERGE (commands::hyperloglog).
+    Hll(super::hyperloglog::HllMulti),
 }
 
 /// Groups argument indexes by the shard owning the key at each index, in shard order.
@@ -155,6 +157,7 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, kind: MultiKind, args: &[Bytes]) -
         MultiKind::List(cmd) => super::lists::run_cross(ctx, cmd, args).await,
         MultiKind::Zset(op) => super::zsets::run_multi(ctx, op, args).await,
         MultiKind::ZBlock(cmd) => super::zblocking::run(ctx, cmd, args).await,
+        MultiKind::Hll(op) => super::hyperloglog::run_multi(ctx, op, args).await,
     }
 }
 

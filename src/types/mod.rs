@@ -2,6 +2,7 @@
 
 mod dict;
 mod hash;
+pub mod hll;
 mod list;
 mod ostree;
 mod pack;

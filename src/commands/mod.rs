@@ -5,6 +5,7 @@
 mod bitmaps;
 pub mod errors;
 mod hashes;
+mod hyperloglog;
 mod keys;
 pub mod lists;
 mod multikey;

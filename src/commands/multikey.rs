@@ -41,6 +41,8 @@ pub enum MultiKind {
     },
     /// BITOP: sources read, destination written (commands::bitmaps).
     Bitop,
+    /// PFCOUNT over several keys, PFMERGE (commands::hyperloglog).
+    Hll(super::hyperloglog::HllMulti),
 }
 
 /// Groups argument indexes by the shard owning the key at each index, in shard order.
@@ -163,6 +165,7 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, kind: MultiKind, args: &[Bytes]) -
         MultiKind::ZBlock(cmd) => super::zblocking::run(ctx, cmd, args).await,
         MultiKind::Sort { read_only } => super::sort::run(ctx, read_only, args).await,
         MultiKind::Bitop => super::bitmaps::run_bitop(ctx, args).await,
+        MultiKind::Hll(op) => super::hyperloglog::run_multi(ctx, op, args).await,
     }
 }
 

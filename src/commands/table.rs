@@ -113,6 +113,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(super::sort::COMMANDS)
         .chain(super::zblocking::COMMANDS)
         .chain(super::bitmaps::COMMANDS)
+        .chain(super::hyperloglog::COMMANDS)
         .chain(crate::server::commands::COMMANDS)
         .chain(crate::server::multi::COMMANDS)
         .chain(crate::server::pubsub::COMMANDS)

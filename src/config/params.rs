@@ -112,6 +112,7 @@ pub static PARAMS: &[Param] = &[
     p("set-max-listpack-value", NONNEG, "64", true, "small set threshold (member bytes)"),
     p("zset-max-listpack-entries", NONNEG, "128", true, "small zset threshold (entries)"),
     p("zset-max-listpack-value", NONNEG, "64", true, "small zset threshold (value bytes)"),
+    p("hll-sparse-max-bytes", Kind::Memory, "3000", true, "HyperLogLog sparse encoding size limit (bytes)"),
     p("replica-read-only", Kind::Bool, "yes", true, "replicas refuse writes"),
     p("replica-serve-stale-data", Kind::Bool, "yes", true, "replicas answer while syncing"),
     p("repl-backlog-size", Kind::Memory, "1mb", true, "replication backlog size"),

@@ -18,6 +18,8 @@ pub struct ShardConfig {
     pub list_max_listpack_size: i64,
     /// The largest string a command may build (APPEND, SETRANGE, ...).
     pub proto_max_bulk_len: usize,
+    /// A sparse HyperLogLog growing past this many bytes becomes dense.
+    pub hll_sparse_max_bytes: usize,
     pub notify: NotifyFlags,
 }
 
@@ -40,6 +42,7 @@ impl ShardConfig {
             zset_max_listpack_value: n("zset-max-listpack-value"),
             list_max_listpack_size: s.get_int("list-max-listpack-size"),
             proto_max_bulk_len: n("proto-max-bulk-len"),
+            hll_sparse_max_bytes: n("hll-sparse-max-bytes"),
             notify: NotifyFlags::parse(s.get_str("notify-keyspace-events")).unwrap_or_default(),
         }
     }

@@ -3,6 +3,7 @@
 pub mod bitmap;
 mod dict;
 mod hash;
+pub mod hll;
 mod list;
 mod ostree;
 mod pack;

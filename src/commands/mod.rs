@@ -7,6 +7,7 @@ mod hashes;
 mod keys;
 pub mod lists;
 mod multikey;
+mod persist;
 mod sets;
 mod strings;
 pub mod table;

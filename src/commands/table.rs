@@ -111,6 +111,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(super::lists::COMMANDS)
         .chain(super::zsets::COMMANDS)
         .chain(super::zblocking::COMMANDS)
+        .chain(super::persist::COMMANDS)
         .chain(crate::server::commands::COMMANDS)
         .chain(crate::server::multi::COMMANDS)
         .chain(crate::server::pubsub::COMMANDS)

@@ -186,6 +186,19 @@ pub fn dump_payload(v: &Value, list_fill: i64) -> Vec<u8> {
     out
 }
 
+/// One key as a file record: its deadline (Unix ms, 0 = none), type, name and value.
+pub fn put_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at: u64, list_fill: i64) {
+    if expire_at != 0 {
+        out.push(opcode::EXPIRETIME_MS);
+        out.extend_from_slice(&expire_at.to_le_bytes());
+    }
+    let at = out.len();
+    out.push(0);
+    put_string(out, key);
+    let t = put_value(out, value, list_fill);
+    out[at] = t;
+}
+
 /// Builds an RDB file in pieces: callers append records, `take` hands back what is ready to
 /// write (the checksum follows every byte handed out), `finish` ends the file.
 pub struct Encoder {
@@ -219,15 +232,12 @@ impl Encoder {
 
     /// One key: its deadline (Unix ms, 0 = none), type, name and value.
     pub fn entry(&mut self, key: &[u8], value: &Value, expire_at: u64) {
-        if expire_at != 0 {
-            self.buf.push(opcode::EXPIRETIME_MS);
-            self.buf.extend_from_slice(&expire_at.to_le_bytes());
-        }
-        let at = self.buf.len();
-        self.buf.push(0);
-        put_string(&mut self.buf, key);
-        let t = put_value(&mut self.buf, value, self.list_fill);
-        self.buf[at] = t;
+        put_entry(&mut self.buf, key, value, expire_at, self.list_fill);
+    }
+
+    /// Appends entries serialized elsewhere (by `put_entry`, on the shard that owns them).
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
     }
 
     /// Bytes buffered and not yet taken.

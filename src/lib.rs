@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod runtime;
 pub mod server;
+pub mod storage;
 pub mod types;
 pub mod util;
 

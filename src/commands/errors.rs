@@ -68,3 +68,11 @@ pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> String {
 pub fn unsupported_option(opt: &[u8]) -> String {
     format!("ERR Unsupported option {}", String::from_utf8_lossy(opt))
 }
+
+// DUMP / RESTORE
+pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
+pub const RESTORE_TTL: &str = "ERR Invalid TTL value, must be >= 0";
+pub const RESTORE_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";
+pub const RESTORE_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 255";
+pub const DUMP_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
+pub const BAD_DATA_FORMAT: &str = "ERR Bad data format";

@@ -9,6 +9,7 @@ mod hyperloglog;
 mod keys;
 pub mod lists;
 mod multikey;
+mod persist;
 mod sets;
 mod sort;
 mod strings;

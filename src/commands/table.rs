@@ -114,6 +114,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(super::zblocking::COMMANDS)
         .chain(super::bitmaps::COMMANDS)
         .chain(super::hyperloglog::COMMANDS)
+        .chain(super::persist::COMMANDS)
         .chain(crate::server::commands::COMMANDS)
         .chain(crate::server::multi::COMMANDS)
         .chain(crate::server::pubsub::COMMANDS)

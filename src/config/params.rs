@@ -63,6 +63,7 @@ pub static PARAMS: &[Param] = &[
     p("dbfilename", Kind::Str, "dump.rdb", true, "snapshot file name ({timestamp} allowed)"),
     p("snapshot-cron", Kind::Str, "", true, "5-field cron schedule for snapshots"),
     p("save", Kind::Str, "", true, "Redis save points, e.g. \"3600 1 300 100\""),
+    p("skip-corrupt-snapshot", Kind::Bool, "no", false, "start empty when the snapshot in --dir is corrupt"),
     p("cluster-mode", Kind::Enum(&["", "emulated", "yes"]), "", false, "cluster emulation mode"),
     p("cluster-announce-ip", Kind::Str, "", false, "IP address cluster clients are told to use for this node"),
     p(

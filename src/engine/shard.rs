@@ -34,6 +34,10 @@ pub struct ShardStats {
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
     pub commands: hashbrown::HashMap<&'static str, CommandStat, foldhash::fast::FixedState>,
+    /// Changes to keys so far (Redis's `server.dirty`), and its value at the cut of the last
+    /// successful save: INFO's rdb_changes_since_last_save is the difference.
+    pub dirty: u64,
+    pub dirty_at_save: u64,
 }
 
 /// INFO commandstats for one command.
@@ -118,6 +122,7 @@ impl Shard {
     /// Every change to a key goes through here: `class` is Redis's notification class
     /// (`notify::class`), `event` Redis's event name ("set", "del", "expire", "hset", ...).
     pub fn notify(&mut self, db: usize, class: u8, event: &'static str, key: &[u8]) {
+        self.stats.dirty += 1;
         if self.blocking.is_waiting() {
             self.blocking.mark_ready(db, key);
         }

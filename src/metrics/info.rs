@@ -13,8 +13,45 @@ pub struct DbCounts {
 }
 
 /// Everything INFO prints, gathered by the caller.
+/// INFO persistence's snapshot fields.
+#[derive(Clone, Debug, Default)]
+pub struct RdbInfo {
+    pub loading: bool,
+    pub changes_since_last_save: u64,
+    pub bgsave_in_progress: bool,
+    pub last_bgsave_ok: bool,
+    pub last_bgsave_time_sec: i64,
+    pub current_bgsave_time_sec: i64,
+    pub saves: u64,
+    pub loaded_keys: u64,
+    pub expired_on_load: u64,
+}
+
+impl RdbInfo {
+    pub fn from(p: &crate::storage::Persistence, now_ms: u64) -> RdbInfo {
+        use std::sync::atomic::Ordering::Relaxed;
+        let running = p.in_progress.load(Relaxed);
+        RdbInfo {
+            loading: p.is_loading(),
+            changes_since_last_save: 0,
+            bgsave_in_progress: running,
+            last_bgsave_ok: p.last_ok.load(Relaxed),
+            last_bgsave_time_sec: p.last_bgsave_secs.load(Relaxed),
+            current_bgsave_time_sec: if running {
+                (now_ms.saturating_sub(p.current_started_ms.load(Relaxed)) / 1000) as i64
+            } else {
+                -1
+            },
+            saves: p.saves.load(Relaxed),
+            loaded_keys: p.loaded_keys.load(Relaxed),
+            expired_on_load: p.expired_on_load.load(Relaxed),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct InfoSnapshot {
+    pub rdb: RdbInfo,
     pub redis_version: &'static str,
     pub mayfly_version: &'static str,
     pub run_id: String,
@@ -194,7 +231,7 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
         }
         "persistence" => {
             out.push_str("# Persistence\r\n");
-            kv(out, "loading", 0);
+            kv(out, "loading", s.rdb.loading as u8);
             kv(out, "async_loading", 0);
             kv(out, "current_cow_peak", 0);
             kv(out, "current_cow_size", 0);
@@ -202,16 +239,16 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
             kv(out, "current_fork_perc", "0.00");
             kv(out, "current_save_keys_processed", 0);
             kv(out, "current_save_keys_total", 0);
-            kv(out, "rdb_changes_since_last_save", 0);
-            kv(out, "rdb_bgsave_in_progress", 0);
+            kv(out, "rdb_changes_since_last_save", s.rdb.changes_since_last_save);
+            kv(out, "rdb_bgsave_in_progress", s.rdb.bgsave_in_progress as u8);
             kv(out, "rdb_last_save_time", s.last_save_secs);
-            kv(out, "rdb_last_bgsave_status", "ok");
-            kv(out, "rdb_last_bgsave_time_sec", -1);
-            kv(out, "rdb_current_bgsave_time_sec", -1);
-            kv(out, "rdb_saves", 0);
+            kv(out, "rdb_last_bgsave_status", if s.rdb.last_bgsave_ok { "ok" } else { "err" });
+            kv(out, "rdb_last_bgsave_time_sec", s.rdb.last_bgsave_time_sec);
+            kv(out, "rdb_current_bgsave_time_sec", s.rdb.current_bgsave_time_sec);
+            kv(out, "rdb_saves", s.rdb.saves);
             kv(out, "rdb_last_cow_size", 0);
-            kv(out, "rdb_last_load_keys_expired", 0);
-            kv(out, "rdb_last_load_keys_loaded", 0);
+            kv(out, "rdb_last_load_keys_expired", s.rdb.expired_on_load);
+            kv(out, "rdb_last_load_keys_loaded", s.rdb.loaded_keys);
             kv(out, "aof_enabled", 0);
             kv(out, "aof_rewrite_in_progress", 0);
             kv(out, "aof_rewrite_scheduled", 0);

@@ -24,6 +24,7 @@ struct ShardPart {
     net_out: u64,
     commands: Vec<(&'static str, CommandStat)>,
     blocked: usize,
+    unsaved: u64,
 }
 
 fn shard_part(sh: &mut Shard, want_commands: bool) -> ShardPart {
@@ -46,6 +47,7 @@ fn shard_part(sh: &mut Shard, want_commands: bool) -> ShardPart {
         .collect();
     let st = &sh.stats;
     ShardPart {
+        unsaved: st.dirty.saturating_sub(st.dirty_at_save),
         dbs,
         memory,
         expired: st.expired_keys,
@@ -91,7 +93,8 @@ pub async fn gather<R: Rt>(rt: &R, shards: &ShardSet, server: &ServerState, want
             maxclients: cfg.get_int("maxclients"),
             maxmemory: cfg.get_int("maxmemory"),
             maxmemory_policy: cfg.get_str("maxmemory-policy").to_string(),
-            last_save_secs: server.start_ms / 1000,
+            last_save_secs: server.persistence.last_save_secs.load(Ordering::Relaxed),
+            rdb: crate::metrics::info::RdbInfo::from(&server.persistence, now_ms),
             total_connections_received: server.stats.connections_received.load(Ordering::Relaxed),
             rejected_connections: server.stats.rejected_connections.load(Ordering::Relaxed),
             repl_backlog_size: cfg.get_int("repl-backlog-size"),
@@ -108,6 +111,7 @@ pub async fn gather<R: Rt>(rt: &R, shards: &ShardSet, server: &ServerState, want
             s.dbs[i].expires += d.expires;
         }
         s.used_memory += p.memory;
+        s.rdb.changes_since_last_save += p.unsaved;
         s.expired_keys += p.expired;
         s.keyspace_hits += p.hits;
         s.keyspace_misses += p.misses;

@@ -77,13 +77,72 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, name: &str, args: &[Bytes]) -> Rep
                 Reply::bulk_str(&(us % 1_000_000).to_string()),
             ])
         }
-        "lastsave" => Reply::Int((ctx.server.start_ms / 1000) as i64),
-        "shutdown" => shutdown(ctx, args),
+        "lastsave" => {
+            Reply::Int(ctx.server.persistence.last_save_secs.load(std::sync::atomic::Ordering::Relaxed) as i64)
+        }
+        "save" => save(ctx).await,
+        "bgsave" => bgsave(ctx, args),
+        "shutdown" => shutdown(ctx, args).await,
         _ => Reply::error(format!("ERR command '{name}' has no handler")),
     }
 }
 
-fn shutdown<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
+fn snapshot_target<R: Rt>(ctx: &Ctx<'_, R>) -> (String, String) {
+    let c = ctx.server.config.read().unwrap();
+    (c.get_str("dir").to_string(), c.get_str("dbfilename").to_string())
+}
+
+async fn save<R: Rt>(ctx: &mut Ctx<'_, R>) -> Reply {
+    use std::sync::atomic::Ordering;
+    let p = ctx.server.persistence.clone();
+    if p.in_progress.swap(true, Ordering::AcqRel) {
+        return Reply::error("ERR Background save already in progress");
+    }
+    let (dir, name) = snapshot_target(ctx);
+    let out = crate::storage::snapshot::run_save(ctx.rt, ctx.shards, &p, &dir, &name, false).await;
+    p.in_progress.store(false, Ordering::Release);
+    match out {
+        Ok(()) => Reply::Ok,
+        Err(_) => Reply::error("ERR"),
+    }
+}
+
+/// BGSAVE [SCHEDULE]: the save runs as a task on this thread, hopping to each shard a slice at
+/// a time, so no shard is held for long.
+fn bgsave<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
+    use std::sync::atomic::Ordering;
+    let schedule = match args.len() {
+        1 => false,
+        2 if args[1].eq_ignore_ascii_case(b"schedule") => true,
+        _ => return Reply::error(errors::SYNTAX),
+    };
+    let p = ctx.server.persistence.clone();
+    if p.in_progress.swap(true, Ordering::AcqRel) {
+        if schedule {
+            p.scheduled.store(true, Ordering::Release);
+            return Reply::Simple("Background saving scheduled".into());
+        }
+        return Reply::error("ERR Background save already in progress");
+    }
+    let Some(shards) = ctx.home.borrow().peers.as_ref().and_then(|w| w.upgrade()) else {
+        p.in_progress.store(false, Ordering::Release);
+        return Reply::error(errors::SHUTTING_DOWN);
+    };
+    let (dir, name) = snapshot_target(ctx);
+    let rt = ctx.rt.clone();
+    ctx.rt.spawn_local("bgsave", async move {
+        loop {
+            let _ = crate::storage::snapshot::run_save(&rt, &shards, &p, &dir, &name, true).await;
+            if !p.scheduled.swap(false, Ordering::AcqRel) {
+                break;
+            }
+        }
+        p.in_progress.store(false, Ordering::Release);
+    });
+    Reply::Simple("Background saving started".into())
+}
+
+async fn shutdown<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
     let (mut save, mut nosave, mut abort) = (false, false, false);
     for a in &args[1..] {
         match a.to_ascii_lowercase().as_slice() {
@@ -100,9 +159,14 @@ fn shutdown<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
     if abort {
         return Reply::error("ERR No shutdown in progress.");
     }
-    if save {
-        tracing::warn!("SHUTDOWN SAVE refused: snapshots are not supported yet");
-        return Reply::error("ERR Errors trying to SHUTDOWN. Check logs.");
+    // SHUTDOWN saves when asked to, or (like SIGTERM) whenever a dbfilename is configured,
+    // unless NOSAVE. A failed save keeps the server running, as in Redis.
+    let (dir, name) = snapshot_target(ctx);
+    if save || (!nosave && !name.is_empty() && !ctx.server.persistence.is_loading()) {
+        let p = ctx.server.persistence.clone();
+        if crate::storage::snapshot::run_save(ctx.rt, ctx.shards, &p, &dir, &name, false).await.is_err() {
+            return Reply::error("ERR Errors trying to SHUTDOWN. Check logs.");
+        }
     }
     tracing::info!(client = ctx.client.id, "user requested shutdown...");
     ctx.server.shutdown.notify_one();

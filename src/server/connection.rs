@@ -371,6 +371,11 @@ impl<R: Rt> Connection<R> {
             args.clear();
             return (Reply::error(errors::wrong_args(spec.name)), args);
         }
+        if self.state.persistence.is_loading() && !spec.has_flag("loading") {
+            self.flag_multi();
+            args.clear();
+            return (Reply::error(crate::storage::LOADING), args);
+        }
         if !self.client.authenticated && !spec.has_flag("no-auth") {
             self.flag_multi();
             self.reject(spec.name);

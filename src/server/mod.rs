@@ -55,6 +55,15 @@ pub async fn run<R: Rt>(rt: R, config: Config, on_bound: impl FnOnce(&Started)) 
     let listener = rt.bind(addr).await?;
     let bound = listener.local_addr()?;
     let state = Arc::new(ServerState::new(&rt, config, bound, num_shards));
+    let (dir, dbfilename, skip_corrupt, limits) = {
+        let c = state.config.read().unwrap();
+        let limits = crate::storage::rdb::Limits::from_config(&crate::engine::ShardConfig::from_store(&c));
+        (c.get_str("dir").to_string(), c.get_str("dbfilename").to_string(), c.get_bool("skip-corrupt-snapshot"), limits)
+    };
+    let snapshot = crate::storage::load::find_newest(&rt, &dir, &dbfilename).await;
+    if snapshot.is_some() {
+        state.persistence.loading.store(true, std::sync::atomic::Ordering::Release);
+    }
 
     // Each shard thread gets its mailbox and a queue of connections to serve.
     let mut conn_queues = Vec::with_capacity(num_shards);
@@ -97,16 +106,35 @@ pub async fn run<R: Rt>(rt: R, config: Config, on_bound: impl FnOnce(&Started)) 
             None => main.await,
         }
     };
+    // The snapshot loads while the listener answers -LOADING; a bad file stops the server.
+    let load = async {
+        if let Some(path) = &snapshot {
+            if let Err(e) = load_snapshot(&rt, &shards, &state, path, limits, skip_corrupt).await {
+                return e;
+            }
+        }
+        std::future::pending().await
+    };
     let signal = rt.shutdown_signal();
+    let mut save_on_exit = false;
     tokio::select! {
         biased;
-        _ = signal => tracing::info!("received a stop signal, shutting down"),
+        _ = signal => {
+            tracing::info!("received a stop signal, shutting down");
+            save_on_exit = !state.persistence.is_loading();
+        }
         _ = state.shutdown.notified() => tracing::info!("SHUTDOWN requested"),
+        e = load => return Err(e),
         _ = accept => {}
     }
     // Stop accepting, let connections finish the replies they are working on, then leave.
     drop(listener);
     drop(admin);
+    if save_on_exit && !dbfilename.is_empty() {
+        tracing::info!("saving the final snapshot before exit");
+        let p = state.persistence.clone();
+        let _ = crate::storage::snapshot::run_save(&rt, &shards, &p, &dir, &dbfilename, false).await;
+    }
     state.begin_shutdown();
     for _ in 0..200 {
         if state.clients.is_empty() {
@@ -115,6 +143,47 @@ pub async fn run<R: Rt>(rt: R, config: Config, on_bound: impl FnOnce(&Started)) 
         rt.sleep(Duration::from_millis(10)).await;
     }
     tracing::info!("mayfly is now ready to exit, bye bye...");
+    Ok(())
+}
+
+/// Loads the snapshot at `path`; an unreadable one is an error unless `skip` says to start
+/// empty instead.
+async fn load_snapshot<R: Rt>(
+    rt: &R,
+    shards: &ShardSet,
+    state: &ServerState,
+    path: &std::path::Path,
+    limits: crate::storage::rdb::Limits,
+    skip: bool,
+) -> Result<(), std::io::Error> {
+    use std::sync::atomic::Ordering;
+    let p = &state.persistence;
+    let start = rt.now();
+    let out = crate::storage::load::load_file(rt, shards, path, limits).await;
+    match out {
+        Ok(l) => {
+            p.loaded_keys.store(l.keys, Ordering::Relaxed);
+            p.expired_on_load.store(l.expired, Ordering::Relaxed);
+            tracing::info!(
+                "DB loaded from {}: {} keys ({} already expired) in {:.3} seconds",
+                path.display(),
+                l.keys,
+                l.expired,
+                rt.now().saturating_sub(start).as_secs_f64()
+            );
+        }
+        Err(e) if skip => {
+            tracing::error!("snapshot {} is unusable ({e}); starting empty (--skip_corrupt_snapshot)", path.display());
+        }
+        Err(e) => {
+            tracing::error!("snapshot {} is unusable: {e}", path.display());
+            return Err(std::io::Error::other(format!(
+                "cannot load snapshot {}: {e} (fix or move the file, or start with --skip_corrupt_snapshot)",
+                path.display()
+            )));
+        }
+    }
+    p.loading.store(false, Ordering::Release);
     Ok(())
 }
 

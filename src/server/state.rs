@@ -71,6 +71,8 @@ pub struct ServerState {
     pub pubsub_limits: std::sync::Arc<crate::engine::pubsub::OutputLimits>,
     /// How this node presents itself in cluster mode (fixed at start).
     pub cluster: super::cmd_cluster::ClusterIdentity,
+    /// Snapshots: loading, saves, INFO persistence.
+    pub persistence: std::sync::Arc<crate::storage::Persistence>,
 }
 
 impl ServerState {
@@ -101,6 +103,7 @@ impl ServerState {
             last_error: Mutex::new(None),
             pubsub_limits,
             cluster,
+            persistence: std::sync::Arc::new(crate::storage::Persistence::new(rt.wall_ms())),
         }
     }
 

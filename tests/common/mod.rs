@@ -22,7 +22,9 @@ impl Server {
         for _ in 0..5 {
             let port = free_port();
             let mut child = Command::new(env!("CARGO_BIN_EXE_mayfly"))
-                .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--loglevel", "warning"])
+                // No snapshot by default: a test server neither loads nor leaves a dump.rdb in the
+                // working directory (tests about snapshots pass --dir/--dbfilename).
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--loglevel", "warning", "--dbfilename="])
                 .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -27,15 +27,17 @@ REDIS_TCL_LOGDIR="$logdir" REDIS_TCL_TIMEOUT="${REDIS_TCL_TIMEOUT:-240}" bash "$
   grep -h '^\[err\]: ' "$logdir"/*.log 2>/dev/null | sed -E 's/^\[err\]: (.*) in tests\/.*$/\1/'
   grep -E 'ERROR\(' "$logdir/summary.txt" | awk '{print "FILE-ERROR " $1}'
 } | sort -u > "$logdir/failed.txt"
+allowed() { grep -v '^#' "$known" | sed '/^$/d' | sort -u; }
 if [ "${UPDATE:-0}" = 1 ]; then
-  cp "$logdir/failed.txt" "$known"
-  echo "wrote $(wc -l < "$known") known failures to $known"
+  { grep '^#' "$known" 2>/dev/null || true; cat "$logdir/failed.txt"; } > "$logdir/known.new"
+  mv "$logdir/known.new" "$known"
+  echo "wrote $(allowed | wc -l) known failures to $known"
   exit 0
 fi
-new=$(comm -23 "$logdir/failed.txt" <(sort -u "$known"))
-fixed=$(comm -13 "$logdir/failed.txt" <(sort -u "$known") | wc -l)
+new=$(comm -23 "$logdir/failed.txt" <(allowed))
+fixed=$(comm -13 "$logdir/failed.txt" <(allowed) | wc -l)
 grep '^RESULT' "$logdir/summary.txt" || true
-echo "known failures: $(wc -l < "$known"), failing now: $(wc -l < "$logdir/failed.txt"), fixed since the list: $fixed"
+echo "known failures: $(allowed | wc -l), failing now: $(wc -l < "$logdir/failed.txt"), fixed since the list: $fixed"
 if [ -n "$new" ]; then
   echo "NEW failures (not on $known):"
   echo "$new"

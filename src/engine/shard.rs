@@ -150,7 +150,12 @@ impl Shard {
             return true;
         }
         self.evict_to_limit();
-        (self.used_memory() as u64) <= self.memory_limit()
+        if (self.used_memory() as u64) <= self.memory_limit() {
+            return true;
+        }
+        // An evicting policy refuses writes only once nothing it may evict is left (slack in the
+        // table or a passing rise of the overhead estimate must not turn into OOM errors).
+        self.config.policy != Policy::NoEviction && self.pick_victim(self.config.policy).is_some()
     }
 
     /// Evicts keys by the policy until under the limit, nothing is evictable, or the budget is
@@ -228,6 +233,8 @@ impl Shard {
                 return Some((db, key));
             }
         }
+        // The best of this round, in case the pool holds only keys that are gone by now.
+        let fallback = sampled.iter().max_by_key(|c| c.0).map(|c| (c.1, c.2.clone()));
         for c in sampled {
             if self.evict_pool.iter().any(|p| p.1 == c.1 && p.2 == c.2) {
                 continue;
@@ -249,7 +256,7 @@ impl Shard {
                 _ => continue,
             }
         }
-        None
+        fallback
     }
 
     pub fn next_rand(&mut self) -> u64 {

@@ -18,6 +18,8 @@ pub const LCS_TOO_BIG: &str = "ERR Insufficient memory, transient memory for LCS
 pub const INVALID_CURSOR: &str = "ERR invalid cursor";
 pub const EXPIRE_NX_CONFLICT: &str = "ERR NX and XX, GT or LT options at the same time are not compatible";
 pub const EXPIRE_GT_LT: &str = "ERR GT and LT options at the same time are not compatible";
+/// Redis's shared.oomerr: a `denyoom` command while used memory is over `maxmemory`.
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const NO_LFU: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 pub const NO_LRU: &str = "ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 pub const NOT_HLL: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";

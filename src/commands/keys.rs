@@ -565,10 +565,11 @@ const OBJECT_HELP: &[&str] = &[
     "    Print this help.",
 ];
 
-/// OBJECT's answer for a present key. Access times and frequencies are not tracked: IDLETIME
-/// and FREQ answer 0 when the policy allows them (documented difference from Redis).
+/// OBJECT's answer for a present key; it does not count as an access. FREQ and IDLETIME read
+/// the entry's LFU field or LRU clock (`engine::memory`).
 fn object_on(sh: &mut Shard, db: usize, key: &[u8], sub: &[u8], lfu: bool) -> Reply {
-    let Some(e) = sh.lookup_write(db, key) else { return Reply::Nil };
+    let (now, decay) = (sh.now_ms, sh.config.lfu_decay_time);
+    let Some(e) = sh.peek(db, key) else { return Reply::Nil };
     match sub {
         b"ENCODING" => Reply::bulk_str(e.value.encoding()),
         b"REFCOUNT" => match &e.value {
@@ -578,6 +579,9 @@ fn object_on(sh: &mut Shard, db: usize, key: &[u8], sub: &[u8], lfu: bool) -> Re
         },
         b"FREQ" if !lfu => Reply::error(errors::NO_LFU),
         b"IDLETIME" if lfu => Reply::error(errors::NO_LRU),
+        b"FREQ" => Reply::Int(crate::engine::memory::lfu_decayed(e.access, now, decay) as i64),
+        b"IDLETIME" if e.access == 0 => Reply::Int(0),
+        b"IDLETIME" => Reply::Int((crate::engine::memory::lru_idle_ms(e.access, now) / 1000) as i64),
         _ => Reply::Int(0),
     }
 }

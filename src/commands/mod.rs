@@ -41,6 +41,44 @@ pub fn is_blocking(spec: &CommandSpec) -> bool {
     lists::is_blocking(spec) || zblocking::is_blocking(spec)
 }
 
+/// Runs a single-shard command's function on its shard: a `denyoom` command first makes room
+/// (eviction by the policy) and is refused with Redis's OOM error when the shard stays over its
+/// share of `maxmemory`; `no_touch` (CLIENT NO-TOUCH) keeps access times as they were.
+pub fn run_on_shard(
+    f: table::ShardFn,
+    denyoom: bool,
+    no_touch: bool,
+    sh: &mut crate::engine::Shard,
+    db: usize,
+    args: &[Bytes],
+) -> Reply {
+    if denyoom && sh.config.maxmemory != 0 && !sh.make_room() {
+        return Reply::error(errors::OOM);
+    }
+    sh.no_touch = no_touch;
+    let r = f(sh, db, args);
+    sh.no_touch = false;
+    r
+}
+
+/// Whether a `denyoom` command on `keys` (every shard when it names none) must be refused now:
+/// a shard it writes to is over its share of `maxmemory` (the figures shards publish after
+/// every job). Single-shard commands decide on the shard itself (`run_on_shard`).
+pub fn oom_refused<R: Rt>(ctx: &Ctx<'_, R>, spec: &CommandSpec, args: &[Bytes]) -> bool {
+    let (maxmemory, gauge) = {
+        let h = ctx.home.borrow();
+        (h.config.maxmemory, h.mem.clone())
+    };
+    if maxmemory == 0 || !spec.has_flag("denyoom") {
+        return false;
+    }
+    let mut keys = spec.keys.positions(args.len()).peekable();
+    if keys.peek().is_none() {
+        return (0..ctx.shards.num_shards()).any(|s| gauge.over(s, maxmemory));
+    }
+    keys.any(|i| gauge.over(ctx.shards.shard_of(&args[i]), maxmemory))
+}
+
 /// Runs a command whose name, arity and permission were already checked.
 /// `args` is handed back (still holding the request, for the slow log) so the connection can
 /// reuse its allocation.
@@ -63,10 +101,12 @@ pub async fn execute<R: Rt>(ctx: &mut Ctx<'_, R>, spec: &'static CommandSpec, ar
             } else {
                 keys.map(|i| args[i].clone()).collect()
             };
+            let denyoom = spec.has_flag("denyoom");
+            let no_touch = ctx.client.no_touch && spec.name != "touch";
             let out = ctx
                 .shards
                 .run_keyed(ctx.rt, ctx.home, shard, db as u16, &key_list, mode, move |sh| {
-                    let r = f(sh, db, &args);
+                    let r = run_on_shard(f, denyoom, no_touch, sh, db, &args);
                     (r, args)
                 })
                 .await;
@@ -76,6 +116,9 @@ pub async fn execute<R: Rt>(ctx: &mut Ctx<'_, R>, spec: &'static CommandSpec, ar
             }
         }
         Run::Multi(kind) => {
+            if oom_refused(ctx, spec, &args) {
+                return (Reply::error(errors::OOM), args);
+            }
             let reply = multikey::run(ctx, kind, &args).await;
             (reply, args)
         }

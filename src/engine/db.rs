@@ -54,7 +54,7 @@ impl Db {
         if expire_at != 0 {
             self.expires.insert((expire_at, key.clone()));
         }
-        let old = self.table.insert(Entry { key, value, expire_at });
+        let old = self.table.insert(Entry::new(key, value, expire_at));
         if let Some(o) = &old {
             if o.expire_at != 0 && o.expire_at != expire_at {
                 self.expires.remove(&(o.expire_at, o.key.clone()));
@@ -78,6 +78,7 @@ impl Db {
                     self.expires.insert((expire_at, k));
                 }
             }
+            self.table.recharge(key);
             return Some(old);
         }
         self.set(Bytes::copy_from_slice(key), value, expire_at);
@@ -104,6 +105,25 @@ impl Db {
             self.expires.insert((expire_at, k));
         }
         true
+    }
+
+    /// Bytes the keys of this db take by the accounting model, with the deadline index.
+    pub fn bytes(&self) -> usize {
+        // A B-tree entry: the (deadline, key) pair plus about a third of a node's overhead.
+        self.table.bytes() + self.expires.len() * (std::mem::size_of::<(u64, Bytes)>() + 16)
+    }
+
+    /// Up to `n` keys that have a deadline, from a random place in the deadline index: the
+    /// candidates of the volatile-* eviction policies. `r` is a random number.
+    pub fn sample_volatile(&self, r: u64, n: usize, mut visit: impl FnMut(&Entry)) {
+        let (Some((lo, _)), Some((hi, _))) = (self.expires.first(), self.expires.last()) else { return };
+        let at = lo + r % (hi - lo + 1);
+        let from = self.expires.range((at, Bytes::new())..).chain(self.expires.iter()).take(n.min(self.expires.len()));
+        for (_, key) in from {
+            if let Some(e) = self.table.get(key) {
+                visit(e);
+            }
+        }
     }
 
     /// Removes up to `budget` keys whose deadline has passed; returns how many were removed.

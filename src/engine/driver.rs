@@ -23,6 +23,19 @@ pub async fn drive_shard<R: Rt>(rt: R, cell: ShardCell, mut mailbox: mpsc::Unbou
                 if sh.active_expire {
                     sh.expire_cycle(EXPIRE_BUDGET);
                 }
+                if sh.id == 0 && sh.config.maxmemory != 0 {
+                    // What the allocator holds beyond the accounted data (buffers, connections,
+                    // the model's error) comes off every shard's share of maxmemory.
+                    let allocated = rt.memory_stats().allocated;
+                    if allocated != 0 {
+                        let data = sh.mem.total_used().max(sh.used_memory() as u64);
+                        sh.mem.overhead.store(allocated.saturating_sub(data), std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                if sh.config.maxmemory != 0 {
+                    sh.evict_to_limit();
+                    sh.publish_usage();
+                }
                 sh.publish_events();
             }
         }

@@ -21,7 +21,22 @@ pub struct Entry {
     pub value: Value,
     /// Absolute deadline in Unix ms; 0 when the key has no TTL.
     pub expire_at: u64,
+    /// Bytes this entry is charged in the table's accounting (`memory::entry_charge` when it
+    /// was last measured); the table's total is the sum of these plus its slots.
+    pub charge: u32,
+    /// LRU clock or LFU field of the last access (`memory`); 0 until first set.
+    pub access: u32,
 }
+
+impl Entry {
+    pub fn new(key: Bytes, value: Value, expire_at: u64) -> Entry {
+        let charge = super::memory::entry_charge(&key, &value);
+        Entry { key, value, expire_at, charge, access: 0 }
+    }
+}
+
+/// Bytes one slot of a segment takes (the entry plus hashbrown's control byte).
+const SLOT_BYTES: usize = std::mem::size_of::<Entry>() + 1;
 
 struct Segment {
     table: HashTable<Entry>,
@@ -36,6 +51,10 @@ pub struct KeyTable {
     global_depth: u32,
     segments: Vec<Segment>,
     len: usize,
+    /// Sum of the entries' charges.
+    charged: usize,
+    /// Bytes of the segments' slot arrays (capacity, not just occupied slots).
+    slots: usize,
 }
 
 impl KeyTable {
@@ -46,6 +65,8 @@ impl KeyTable {
             global_depth: 0,
             segments: vec![Segment { table: HashTable::new(), depth: 0 }],
             len: 0,
+            charged: 0,
+            slots: 0,
         }
     }
 
@@ -55,6 +76,22 @@ impl KeyTable {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Bytes the table and its data take, by the accounting model (kept incrementally).
+    pub fn bytes(&self) -> usize {
+        self.charged + self.slots + self.directory.capacity() * 4
+    }
+
+    /// Re-measures `key`'s charge after its value changed in place; returns the entry.
+    pub fn recharge(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let h = self.hash(key);
+        let s = self.segment_of(h);
+        let e = self.segments[s].table.find_mut(h, |e| e.key == key)?;
+        let c = super::memory::entry_charge(&e.key, &e.value);
+        self.charged = self.charged + c as usize - e.charge as usize;
+        e.charge = c;
+        Some(e)
     }
 
     fn hash(&self, key: &[u8]) -> u64 {
@@ -90,10 +127,17 @@ impl KeyTable {
         let s = self.segment_of(h);
         let hasher = self.hasher;
         let seg = &mut self.segments[s];
+        self.charged += entry.charge as usize;
         match seg.table.find_mut(h, |e| e.key == entry.key) {
-            Some(slot) => Some(std::mem::replace(slot, entry)),
+            Some(slot) => {
+                let old = std::mem::replace(slot, entry);
+                self.charged -= old.charge as usize;
+                Some(old)
+            }
             None => {
+                let cap = seg.table.capacity();
                 seg.table.insert_unique(h, entry, |e| hasher.hash_one(&e.key[..]));
+                self.slots = self.slots + seg.table.capacity() * SLOT_BYTES - cap * SLOT_BYTES;
                 self.len += 1;
                 if seg.table.len() > SEGMENT_MAX {
                     self.split(s);
@@ -109,6 +153,7 @@ impl KeyTable {
         let found = self.segments[s].table.find_entry(h, |e| e.key == key).ok()?;
         let (entry, _) = found.remove();
         self.len -= 1;
+        self.charged -= entry.charge as usize;
         Some(entry)
     }
 
@@ -123,6 +168,8 @@ impl KeyTable {
             global_depth: 0,
             segments: vec![Segment { table: HashTable::new(), depth: 0 }],
             len: 0,
+            charged: 0,
+            slots: 0,
         }
     }
 
@@ -139,6 +186,7 @@ impl KeyTable {
         let depth = self.segments[s].depth + 1;
         let hasher = self.hasher;
         let old = std::mem::replace(&mut self.segments[s].table, HashTable::new());
+        self.slots -= old.capacity() * SLOT_BYTES;
         let mut low = HashTable::with_capacity(old.len() / 2 + 16);
         let mut high = HashTable::with_capacity(old.len() / 2 + 16);
         for e in old {
@@ -146,6 +194,7 @@ impl KeyTable {
             let table = if (h >> (64 - depth)) & 1 == 1 { &mut high } else { &mut low };
             table.insert_unique(h, e, |e| hasher.hash_one(&e.key[..]));
         }
+        self.slots += (low.capacity() + high.capacity()) * SLOT_BYTES;
         self.segments[s] = Segment { table: low, depth };
         let new_id = self.segments.len() as u32;
         self.segments.push(Segment { table: high, depth });
@@ -208,6 +257,24 @@ impl KeyTable {
         }
     }
 
+    /// Up to `n` entries read consecutively from a random place of a random segment (cheap
+    /// sampling for eviction, like Redis's dictGetSomeKeys); `r1`, `r2` are random numbers.
+    pub fn sample(&self, r1: u64, r2: u64, n: usize, mut visit: impl FnMut(&Entry)) {
+        if self.len == 0 {
+            return;
+        }
+        let d = self.directory.len();
+        for k in 0..d {
+            let s = self.directory[(r1 as usize + k) % d] as usize;
+            let t = &self.segments[s].table;
+            if !t.is_empty() {
+                let start = r2 as usize % t.len();
+                t.iter().skip(start).chain(t.iter()).take(n.min(t.len())).for_each(&mut visit);
+                return;
+            }
+        }
+    }
+
     /// A uniformly chosen segment's entry at a random place; `r1`, `r2` are random numbers.
     pub fn random(&self, r1: u64, r2: u64) -> Option<&Entry> {
         if self.len == 0 {
@@ -233,7 +300,7 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     fn entry(k: &str) -> Entry {
-        Entry { key: Bytes::copy_from_slice(k.as_bytes()), value: Value::Str(StrValue::Int(1)), expire_at: 0 }
+        Entry::new(Bytes::copy_from_slice(k.as_bytes()), Value::Str(StrValue::Int(1)), 0)
     }
 
     #[test]

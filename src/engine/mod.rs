@@ -6,6 +6,7 @@ mod db;
 mod driver;
 mod keytable;
 mod locks;
+pub mod memory;
 pub mod notify;
 pub mod pubsub;
 mod shard;

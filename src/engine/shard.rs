@@ -4,6 +4,7 @@
 use super::blocking::Blocking;
 use super::db::Db;
 use super::locks::{LockKey, LockTable, Mode, Waiter};
+use super::memory::{self, MemGauge, Policy};
 use super::notify::{class, KeyEvent};
 use super::pubsub::{Family, Publication, Registry};
 use super::shard_config::ShardConfig;
@@ -28,6 +29,7 @@ pub struct ShardStats {
     pub expired_keys: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
+    pub evicted_keys: u64,
     /// Commands run by connections living on this shard's thread.
     pub commands_processed: u64,
     /// Bytes read from and written to the clients served on this shard's thread.
@@ -85,7 +87,19 @@ pub struct Shard {
     pub slowlog: crate::metrics::slowlog::SlowLog,
     /// The active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE turns it off).
     pub active_expire: bool,
+    /// Usage figures shared with other threads (the server's; a private one in unit tests).
+    pub mem: Arc<MemGauge>,
+    /// The running command's client asked not to touch access times (CLIENT NO-TOUCH).
+    pub no_touch: bool,
+    /// Best eviction candidates seen so far: (score, db, key), higher score goes first.
+    evict_pool: Vec<(u64, usize, Bytes)>,
 }
+
+/// Candidates kept between eviction rounds (Redis's EVPOOL_SIZE).
+const EVICT_POOL: usize = 16;
+/// Evictions per call at most, so a lowered maxmemory cannot stall a shard; the next job or
+/// tick continues.
+const EVICT_BUDGET: usize = 4096;
 
 impl Shard {
     pub fn new(id: usize, dbnum: usize, seed: u64) -> Shard {
@@ -106,7 +120,147 @@ impl Shard {
             peers: None,
             slowlog: Default::default(),
             active_expire: true,
+            mem: Arc::new(MemGauge::new(1)),
+            no_touch: false,
+            evict_pool: Vec::new(),
         }
+    }
+
+    /// Bytes this shard's data takes by the accounting model.
+    pub fn used_memory(&self) -> usize {
+        self.dbs.iter().map(Db::bytes).sum()
+    }
+
+    /// This shard's share of `maxmemory` for data (u64::MAX when there is no limit).
+    pub fn memory_limit(&self) -> u64 {
+        self.mem.shard_limit(self.config.maxmemory)
+    }
+
+    /// Records an access to `e` for LRU/LFU (Redis's lookupKey), unless the client asked for
+    /// NO-TOUCH.
+    fn touch_entry(e: &mut super::keytable::Entry, cfg: &super::ShardConfig, now_ms: u64, r: u64) {
+        e.access = if cfg.policy.is_lfu() {
+            let r = (r >> 11) as f64 / (1u64 << 53) as f64;
+            memory::lfu_touch(e.access, now_ms, cfg.lfu_decay_time, cfg.lfu_log_factor, r)
+        } else {
+            memory::lru_touch(now_ms)
+        };
+    }
+
+    /// Makes room before a write flagged `denyoom`: evicts by the policy while this shard is
+    /// over its share. False when it is still over (the command gets Redis's OOM error).
+    pub fn make_room(&mut self) -> bool {
+        if self.config.maxmemory == 0 {
+            return true;
+        }
+        self.evict_to_limit();
+        if (self.used_memory() as u64) <= self.memory_limit() {
+            return true;
+        }
+        // An evicting policy refuses writes only once nothing it may evict is left (slack in the
+        // table or a passing rise of the overhead estimate must not turn into OOM errors).
+        self.config.policy != Policy::NoEviction && self.pick_victim(self.config.policy).is_some()
+    }
+
+    /// Evicts keys by the policy until under the limit, nothing is evictable, or the budget is
+    /// spent. Returns how many keys went.
+    pub fn evict_to_limit(&mut self) -> usize {
+        let limit = self.memory_limit();
+        let policy = self.config.policy;
+        let mut n = 0;
+        if policy == Policy::NoEviction {
+            return 0;
+        }
+        while (self.used_memory() as u64) > limit && n < EVICT_BUDGET {
+            let Some((db, key)) = self.pick_victim(policy) else { break };
+            self.dbs[db].remove(&key);
+            n += 1;
+            self.stats.evicted_keys += 1;
+            self.propagate_eviction(db, &key);
+            self.notify(db, class::EVICTED, "evicted", &key);
+        }
+        if n > 0 {
+            self.publish_usage();
+        }
+        n
+    }
+
+    /// Replication hook: an evicted key reaches replicas and the AOF as a DEL (as Redis's
+    /// propagateDeletion). Nothing to propagate to yet.
+    fn propagate_eviction(&mut self, _db: usize, _key: &[u8]) {}
+
+    /// Stores this shard's usage where other threads read it.
+    pub fn publish_usage(&self) {
+        if let Some(u) = self.mem.used.get(self.id) {
+            u.store(self.used_memory() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Some(u) = self.mem.evicted.get(self.id) {
+            u.store(self.stats.evicted_keys, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// The next key to evict under `policy`: random policies pick a sampled key at once; the
+    /// others keep a pool of the best candidates of every round (Redis's evictionPoolPopulate).
+    fn pick_victim(&mut self, policy: Policy) -> Option<(usize, Bytes)> {
+        let volatile = policy.volatile_only();
+        let samples = self.config.maxmemory_samples;
+        let random = matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom);
+        let ndb = self.dbs.len();
+        let start = self.next_rand() as usize;
+        let now = self.now_ms;
+        let decay = self.config.lfu_decay_time;
+        let mut sampled: Vec<(u64, usize, Bytes)> = Vec::new();
+        for i in 0..ndb {
+            let db = (start + i) % ndb;
+            let d = &self.dbs[db];
+            if d.is_empty() || (volatile && d.expires_count() == 0) {
+                continue;
+            }
+            let (r1, r2) = (self.next_rand(), self.next_rand());
+            let d = &self.dbs[db];
+            let mut visit = |e: &super::keytable::Entry| {
+                let score = match policy {
+                    Policy::AllKeysLfu | Policy::VolatileLfu => 255 - memory::lfu_decayed(e.access, now, decay) as u64,
+                    Policy::VolatileTtl => u64::MAX - e.expire_at,
+                    Policy::AllKeysRandom | Policy::VolatileRandom => 0,
+                    _ => memory::lru_idle_ms(e.access, now),
+                };
+                sampled.push((score, db, e.key.clone()));
+            };
+            if volatile {
+                d.sample_volatile(r1, samples, &mut visit);
+            } else {
+                d.table.sample(r1, r2, samples, &mut visit);
+            }
+            if random && !sampled.is_empty() {
+                let (_, db, key) = sampled.swap_remove(r2 as usize % sampled.len());
+                return Some((db, key));
+            }
+        }
+        // The best of this round, in case the pool holds only keys that are gone by now.
+        let fallback = sampled.iter().max_by_key(|c| c.0).map(|c| (c.1, c.2.clone()));
+        for c in sampled {
+            if self.evict_pool.iter().any(|p| p.1 == c.1 && p.2 == c.2) {
+                continue;
+            }
+            if self.evict_pool.len() < EVICT_POOL {
+                self.evict_pool.push(c);
+            } else if let Some(min) = self.evict_pool.iter_mut().min_by_key(|p| p.0) {
+                if min.0 < c.0 {
+                    *min = c;
+                }
+            }
+        }
+        // Best first; candidates that vanished or lost their TTL are dropped on the way.
+        while !self.evict_pool.is_empty() {
+            let best = (0..self.evict_pool.len()).max_by_key(|&i| self.evict_pool[i].0)?;
+            let (_, db, key) = self.evict_pool.swap_remove(best);
+            match self.dbs[db].table.get(&key) {
+                Some(e) if !volatile || e.expire_at != 0 => return Some((db, key)),
+                _ => continue,
+            }
+        }
+        fallback
     }
 
     pub fn next_rand(&mut self) -> u64 {
@@ -123,6 +277,7 @@ impl Shard {
     /// (`notify::class`), `event` Redis's event name ("set", "del", "expire", "hset", ...).
     pub fn notify(&mut self, db: usize, class: u8, event: &'static str, key: &[u8]) {
         self.stats.dirty += 1;
+        self.account(db, key);
         if self.blocking.is_waiting() {
             self.blocking.mark_ready(db, key);
         }
@@ -131,6 +286,23 @@ impl Shard {
         }
         if self.config.notify.wants(class) {
             self.events.push(KeyEvent { db, class, event, key: Bytes::copy_from_slice(key) });
+        }
+    }
+
+    /// Re-measures a key a write just touched (its value may have changed in place) and gives
+    /// a new key its first access stamp. Big collections are re-measured on a random subset
+    /// of writes (about one per 128 elements), so the cost stays constant per element.
+    fn account(&mut self, db: usize, key: &[u8]) {
+        let r = self.next_rand();
+        let (now, cfg) = (self.now_ms, &self.config);
+        let table = &mut self.dbs[db].table;
+        let Some(e) = table.get_mut(key) else { return };
+        if e.access == 0 {
+            e.access = if cfg.policy.is_lfu() { memory::lfu_init(now) } else { memory::lru_touch(now) };
+        }
+        let n = memory::value_len(&e.value);
+        if n <= 128 || r % (n as u64 / 128) == 0 {
+            table.recharge(key);
         }
     }
 
@@ -290,6 +462,13 @@ impl Shard {
         if self.blocking.has_ready() {
             self.serve_blocked();
         }
+        if self.config.maxmemory != 0 {
+            // Evict right after the write that went over, so usage overshoots by one command.
+            if self.used_memory() as u64 > self.memory_limit() {
+                self.evict_to_limit();
+            }
+            self.publish_usage();
+        }
         self.publish_events();
     }
 
@@ -324,9 +503,13 @@ impl Shard {
             self.stats.expired_keys += 1;
             self.notify(db, class::EXPIRED, "expired", key);
         }
+        let r = if self.no_touch { 0 } else { self.next_rand() };
         match self.dbs[db].table.get_mut(key) {
             Some(e) => {
                 self.stats.keyspace_hits += 1;
+                if !self.no_touch {
+                    Self::touch_entry(e, &self.config, now, r);
+                }
                 Some(e)
             }
             None => {
@@ -343,6 +526,21 @@ impl Shard {
 
     /// Like `lookup` but without touching hit/miss statistics (for writes and internal reads).
     pub fn lookup_write(&mut self, db: usize, key: &[u8]) -> Option<&mut super::keytable::Entry> {
+        let now = self.now_ms;
+        if self.dbs[db].expire_if_due(key, now) {
+            self.stats.expired_keys += 1;
+            self.notify(db, class::EXPIRED, "expired", key);
+        }
+        let r = if self.no_touch { 0 } else { self.next_rand() };
+        let e = self.dbs[db].table.get_mut(key)?;
+        if !self.no_touch {
+            Self::touch_entry(e, &self.config, now, r);
+        }
+        Some(e)
+    }
+
+    /// Like `lookup_write` but leaves the access time alone (OBJECT, TYPE-like inspection).
+    pub fn peek(&mut self, db: usize, key: &[u8]) -> Option<&mut super::keytable::Entry> {
         let now = self.now_ms;
         if self.dbs[db].expire_if_due(key, now) {
             self.stats.expired_keys += 1;

@@ -21,6 +21,12 @@ pub struct ShardConfig {
     /// A sparse HyperLogLog growing past this many bytes becomes dense.
     pub hll_sparse_max_bytes: usize,
     pub notify: NotifyFlags,
+    /// `maxmemory` in bytes for the whole server (0 = none); each shard enforces its share.
+    pub maxmemory: u64,
+    pub policy: super::memory::Policy,
+    pub maxmemory_samples: usize,
+    pub lfu_log_factor: u64,
+    pub lfu_decay_time: u64,
 }
 
 impl Default for ShardConfig {
@@ -44,6 +50,15 @@ impl ShardConfig {
             proto_max_bulk_len: n("proto-max-bulk-len"),
             hll_sparse_max_bytes: n("hll-sparse-max-bytes"),
             notify: NotifyFlags::parse(s.get_str("notify-keyspace-events")).unwrap_or_default(),
+            maxmemory: n("maxmemory") as u64,
+            policy: match super::memory::Policy::parse(s.get_str("maxmemory-policy")) {
+                // Dragonfly's cache mode: evict like a cache (LRU over every key) when full.
+                super::memory::Policy::NoEviction if s.get_bool("cache-mode") => super::memory::Policy::AllKeysLru,
+                p => p,
+            },
+            maxmemory_samples: n("maxmemory-samples").max(1),
+            lfu_log_factor: n("lfu-log-factor") as u64,
+            lfu_decay_time: n("lfu-decay-time") as u64,
         }
     }
 }

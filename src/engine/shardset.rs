@@ -22,6 +22,8 @@ pub struct ShardSet {
     pub router: Router,
     pub dbnum: usize,
     next_txid: AtomicU64,
+    /// Memory usage the shards publish (see `memory::MemGauge`).
+    pub mem: std::sync::Arc<super::memory::MemGauge>,
     /// A view used while EXEC holds the locks of every key its commands touch: `run_keyed`
     /// runs at once and `lock` takes nothing (taking them again would wait on ourselves).
     held: bool,
@@ -31,7 +33,8 @@ impl ShardSet {
     /// Creates the mailboxes; the receivers go to the shards' own threads.
     pub fn new(router: Router, dbnum: usize) -> (ShardSet, Vec<mpsc::UnboundedReceiver<ShardMsg>>) {
         let (senders, receivers) = (0..router.num_shards).map(|_| mpsc::unbounded_channel()).unzip();
-        (ShardSet { senders, router, dbnum, next_txid: AtomicU64::new(1), held: false }, receivers)
+        let mem = std::sync::Arc::new(super::memory::MemGauge::new(router.num_shards));
+        (ShardSet { senders, router, dbnum, next_txid: AtomicU64::new(1), mem, held: false }, receivers)
     }
 
     /// The view of this set for commands run under locks a transaction already holds.
@@ -41,6 +44,7 @@ impl ShardSet {
             router: self.router,
             dbnum: self.dbnum,
             next_txid: AtomicU64::new(1),
+            mem: self.mem.clone(),
             held: true,
         }
     }

@@ -71,6 +71,11 @@ pub struct InfoSnapshot {
     pub maxclients: i64,
     pub used_memory: u64,
     pub used_memory_peak: u64,
+    /// Resident set size of the process.
+    pub used_memory_rss: u64,
+    /// Bytes of the keys and values by the accounting model.
+    pub used_memory_dataset: u64,
+    pub mem_allocator: &'static str,
     pub maxmemory: i64,
     pub maxmemory_policy: String,
     /// Unix seconds of the last save (the start time until snapshots exist).
@@ -207,16 +212,17 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
             let used = s.used_memory;
             kv(out, "used_memory", used);
             kv(out, "used_memory_human", human_bytes(used));
-            kv(out, "used_memory_rss", used);
-            kv(out, "used_memory_rss_human", human_bytes(used));
+            kv(out, "used_memory_rss", s.used_memory_rss);
+            kv(out, "used_memory_rss_human", human_bytes(s.used_memory_rss));
             let peak = s.used_memory_peak.max(used);
             kv(out, "used_memory_peak", peak);
             kv(out, "used_memory_peak_human", human_bytes(peak));
             kv(out, "used_memory_peak_perc", format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64));
-            kv(out, "used_memory_overhead", 0);
+            let dataset = s.used_memory_dataset.min(used);
+            kv(out, "used_memory_overhead", used - dataset);
             kv(out, "used_memory_startup", 0);
-            kv(out, "used_memory_dataset", used);
-            kv(out, "used_memory_dataset_perc", "100.00%");
+            kv(out, "used_memory_dataset", dataset);
+            kv(out, "used_memory_dataset_perc", format!("{:.2}%", dataset as f64 * 100.0 / used.max(1) as f64));
             kv(out, "used_memory_lua", 31744);
             kv(out, "used_memory_lua_human", "31.00K");
             kv(out, "used_memory_scripts", 0);
@@ -224,8 +230,11 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
             kv(out, "maxmemory", s.maxmemory);
             kv(out, "maxmemory_human", human_bytes(s.maxmemory.max(0) as u64));
             kv(out, "maxmemory_policy", &s.maxmemory_policy);
-            kv(out, "mem_fragmentation_ratio", "1.00");
-            kv(out, "mem_allocator", "libc");
+            kv(out, "allocator_allocated", used);
+            kv(out, "allocator_resident", s.used_memory_rss);
+            kv(out, "mem_fragmentation_ratio", format!("{:.2}", s.used_memory_rss as f64 / used.max(1) as f64));
+            kv(out, "mem_fragmentation_bytes", s.used_memory_rss as i64 - used as i64);
+            kv(out, "mem_allocator", if s.mem_allocator.is_empty() { "libc" } else { s.mem_allocator });
             kv(out, "lazyfree_pending_objects", 0);
             kv(out, "lazyfreed_objects", 0);
         }

@@ -156,7 +156,7 @@ pub fn render(prefix: &str, s: &InfoSnapshot, x: &Extra) -> String {
     // Memory.
     let peak = s.used_memory_peak.max(s.used_memory);
     e.single("memory_used_bytes", Gauge, "used_memory metric", f(s.used_memory));
-    e.single("memory_used_rss_bytes", Gauge, "used_memory_rss metric", f(s.used_memory));
+    e.single("memory_used_rss_bytes", Gauge, "used_memory_rss metric", f(s.used_memory_rss));
     e.single("memory_used_peak_bytes", Gauge, "used_memory_peak metric", f(peak));
     e.single("memory_max_bytes", Gauge, "maxmemory metric", s.maxmemory.max(0) as f64);
     e.single("config_maxmemory", Gauge, "config_maxmemory metric", s.maxmemory.max(0) as f64);

@@ -6,7 +6,7 @@
 
 mod tokio_rt;
 
-pub use tokio_rt::TokioRt;
+pub use tokio_rt::{TokioRt, JEMALLOC_IS_GLOBAL};
 
 use std::future::Future;
 use std::io;
@@ -109,6 +109,29 @@ pub trait Rt: Clone + Send + Sync + 'static {
     fn fault_enabled(&self, _name: &'static str) -> bool {
         false
     }
+
+    /// The process's memory as the allocator and the OS see it (zeros where unknown; the
+    /// simulator has no process of its own, so INFO falls back to the data accounting).
+    fn memory_stats(&self) -> MemoryStats {
+        MemoryStats::default()
+    }
+
+    /// The memory limit of the container the process runs in (cgroup v2 `memory.max` or v1
+    /// `memory.limit_in_bytes`), if any.
+    fn memory_limit(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Process memory figures (bytes; 0 = unknown).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryStats {
+    /// Bytes the application holds in live allocations (the allocator's `allocated`).
+    pub allocated: u64,
+    /// Resident set size of the process.
+    pub rss: u64,
+    /// The allocator's name and version for INFO's `mem_allocator` ("" = the system's).
+    pub allocator: &'static str,
 }
 
 /// Waits for `fut` for at most `d`; `None` when the time ran out first.

@@ -119,7 +119,41 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 
     }
 }
 
+/// Set by the binary when jemalloc is its global allocator (its statistics then describe the
+/// whole process; in tests linking the library alone they would not).
+pub static JEMALLOC_IS_GLOBAL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Resident bytes from `/proc/self/statm` (0 where unavailable).
+fn rss_bytes() -> u64 {
+    let Ok(text) = std::fs::read_to_string("/proc/self/statm") else { return 0 };
+    let pages: u64 = text.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+/// The cgroup memory limit, v2 then v1 ("max" or an absurdly large v1 value mean none).
+fn cgroup_limit() -> Option<u64> {
+    let read = |p: &str| std::fs::read_to_string(p).ok().and_then(|t| t.trim().parse::<u64>().ok());
+    read("/sys/fs/cgroup/memory.max")
+        .or_else(|| read("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+        .filter(|&n| n > 0 && n < (1u64 << 60))
+}
+
 impl Rt for TokioRt {
+    fn memory_stats(&self) -> super::MemoryStats {
+        let mut s = super::MemoryStats { rss: rss_bytes(), ..Default::default() };
+        if JEMALLOC_IS_GLOBAL.load(std::sync::atomic::Ordering::Relaxed) {
+            // Statistics are refreshed when the epoch advances.
+            let _ = tikv_jemalloc_ctl::epoch::advance();
+            s.allocated = tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64;
+            s.allocator = "jemalloc-5.3.0";
+        }
+        s
+    }
+
+    fn memory_limit(&self) -> Option<u64> {
+        cgroup_limit()
+    }
+
     type Stream = tokio::net::TcpStream;
     type Listener = TokioListener;
     type Handoff = std::net::TcpStream;

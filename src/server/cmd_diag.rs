@@ -159,8 +159,8 @@ const MEMORY_HELP: &[&str] = &[
     "    Print this help.",
 ];
 
-/// Bytes an entry costs beyond its key and value: table slot, entry header, allocator rounding.
-const ENTRY_OVERHEAD: usize = 56;
+/// Bytes an entry costs beyond its key and value: its table slot.
+const ENTRY_OVERHEAD: usize = std::mem::size_of::<crate::engine::Entry>() + 1;
 
 pub async fn memory<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> Reply {
     match sub {
@@ -178,7 +178,7 @@ pub async fn memory<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> R
                 (Reply::bulk_str("peak.allocated"), Reply::Int(snap.used_memory_peak.max(snap.used_memory) as i64)),
                 (Reply::bulk_str("total.allocated"), Reply::Int(snap.used_memory as i64)),
                 (Reply::bulk_str("keys.count"), Reply::Int(keys as i64)),
-                (Reply::bulk_str("dataset.bytes"), Reply::Int(snap.used_memory as i64)),
+                (Reply::bulk_str("dataset.bytes"), Reply::Int(snap.used_memory_dataset as i64)),
             ])
         }
         "usage" => {
@@ -197,7 +197,9 @@ pub async fn memory<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> R
             let size = ctx
                 .shards
                 .hop(ctx.rt, shard, move |sh| {
-                    sh.lookup_write(db, &key).map(|e| e.key.len() + e.value.heap_size() + ENTRY_OVERHEAD)
+                    sh.peek(db, &key).map(|e| {
+                        crate::engine::memory::entry_charge(&e.key, &e.value) as usize + ENTRY_OVERHEAD
+                    })
                 })
                 .await
                 .flatten();

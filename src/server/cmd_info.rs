@@ -9,14 +9,11 @@ use crate::server::ServerState;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
-/// Entries looked at per database when estimating memory; larger databases are extrapolated so
-/// INFO stays cheap. (Real memory accounting replaces this.)
-const MEMORY_SAMPLE: usize = 2000;
-
 struct ShardPart {
     dbs: Vec<DbCounts>,
     memory: u64,
     expired: u64,
+    evicted: u64,
     hits: u64,
     misses: u64,
     processed: u64,
@@ -28,29 +25,15 @@ struct ShardPart {
 }
 
 fn shard_part(sh: &mut Shard, want_commands: bool) -> ShardPart {
-    let mut memory = 0u64;
-    let dbs = sh
-        .dbs
-        .iter()
-        .map(|db| {
-            let n = db.len();
-            if n > 0 {
-                let (mut seen, mut bytes) = (0usize, 0u64);
-                for e in db.table.iter().take(MEMORY_SAMPLE) {
-                    seen += 1;
-                    bytes += (e.key.len() + e.value.heap_size() + 64) as u64;
-                }
-                memory += bytes * n as u64 / seen.max(1) as u64;
-            }
-            DbCounts { keys: n as u64, expires: db.expires_count() as u64 }
-        })
-        .collect();
+    let memory = sh.used_memory() as u64;
+    let dbs = sh.dbs.iter().map(|db| DbCounts { keys: db.len() as u64, expires: db.expires_count() as u64 }).collect();
     let st = &sh.stats;
     ShardPart {
         unsaved: st.dirty.saturating_sub(st.dirty_at_save),
         dbs,
         memory,
         expired: st.expired_keys,
+        evicted: st.evicted_keys,
         hits: st.keyspace_hits,
         misses: st.keyspace_misses,
         processed: st.commands_processed,
@@ -110,9 +93,10 @@ pub async fn gather<R: Rt>(rt: &R, shards: &ShardSet, server: &ServerState, want
             s.dbs[i].keys += d.keys;
             s.dbs[i].expires += d.expires;
         }
-        s.used_memory += p.memory;
+        s.used_memory_dataset += p.memory;
         s.rdb.changes_since_last_save += p.unsaved;
         s.expired_keys += p.expired;
+        s.evicted_keys += p.evicted;
         s.keyspace_hits += p.hits;
         s.keyspace_misses += p.misses;
         s.total_commands_processed += p.processed;
@@ -127,8 +111,12 @@ pub async fn gather<R: Rt>(rt: &R, shards: &ShardSet, server: &ServerState, want
             t.rejected_calls += c.rejected_calls;
         }
     }
-    // A baseline like an empty Redis's, so `used_memory` is never implausibly small.
-    s.used_memory += 900 * 1024;
+    // used_memory is what the allocator holds, as in Redis; without allocator statistics (the
+    // simulator, the library alone) the data accounting plus a baseline like an empty Redis's.
+    let ms = rt.memory_stats();
+    s.used_memory = if ms.allocated != 0 { ms.allocated } else { s.used_memory_dataset + 900 * 1024 };
+    s.used_memory_rss = if ms.rss != 0 { ms.rss } else { s.used_memory };
+    s.mem_allocator = if ms.allocator.is_empty() { "libc" } else { ms.allocator };
     s.used_memory_peak = server.stats.memory_peak.fetch_max(s.used_memory, Ordering::Relaxed).max(s.used_memory);
     s.commands = commands.into_iter().collect();
     s.errors = server.stats.errors.lock().unwrap().iter().map(|(k, v)| (k.clone(), *v)).collect();

@@ -121,7 +121,16 @@ impl<R: Rt> Connection<R> {
                     Ok(true) => {
                         if let Some((shard, spec, f, mode)) = self.squashable(&args) {
                             let key = args[spec.keys.first as usize].clone();
-                            squash.push(shard, f, mode, self.client.db, std::mem::take(&mut args), key, spec.name);
+                            squash.push(
+                                shard,
+                                f,
+                                mode,
+                                self.client.db,
+                                std::mem::take(&mut args),
+                                key,
+                                spec,
+                                self.client.no_touch,
+                            );
                             if squash.len() >= MAX_SQUASH {
                                 self.flush_squash(&mut squash, &mut wbuf).await;
                             }
@@ -338,6 +347,18 @@ impl<R: Rt> Connection<R> {
         };
         if spec.has_flag("no-multi") {
             return refuse(self, super::multi::NOT_IN_MULTI.to_string(), args);
+        }
+        {
+            let ctx = commands::Ctx {
+                rt: &self.rt,
+                shards: &self.shards,
+                home: &self.home,
+                server: &self.state,
+                client: &mut self.client,
+            };
+            if commands::oom_refused(&ctx, spec, &args) {
+                return refuse(self, errors::OOM.to_string(), args);
+            }
         }
         if crate::server::meta::is_container(spec.name) && args.len() >= 2 {
             match crate::server::meta::find_sub(spec.name, &args[1]) {

@@ -41,7 +41,21 @@ pub struct Started {
 
 /// Binds the listener, starts one thread per shard and serves until shutdown is requested
 /// (SIGTERM/SIGINT, SHUTDOWN, or `state.shutdown`). `on_bound` learns the bound address.
-pub async fn run<R: Rt>(rt: R, config: Config, on_bound: impl FnOnce(&Started)) -> std::io::Result<()> {
+pub async fn run<R: Rt>(rt: R, mut config: Config, on_bound: impl FnOnce(&Started)) -> std::io::Result<()> {
+    if config.store.get_int("maxmemory") == 0 {
+        if let Some(limit) = rt.memory_limit() {
+            // In a container with a memory limit and no maxmemory: keep a safe share of the
+            // limit for data, so the cache evicts (or refuses writes) before the OOM killer acts.
+            let share = limit / 10 * 8;
+            if config.store.set("maxmemory", &share.to_string(), false).is_ok() {
+                tracing::warn!(
+                    cgroup_limit = limit,
+                    maxmemory = share,
+                    "maxmemory not set: using 80% of the container's memory limit"
+                );
+            }
+        }
+    }
     let threads = config.threads(rt.available_parallelism());
     let num_shards = config.shards(threads).max(1);
     let use_tags = config.store.get_bool("lock-on-hashtags") || !config.store.get_str("cluster-mode").is_empty();
@@ -224,6 +238,7 @@ async fn shard_main<R: Rt>(
     let mut shard = Shard::new(id, shards.dbnum, seed);
     shard.config = crate::engine::ShardConfig::from_store(&state.config.read().unwrap());
     shard.peers = Some(Arc::downgrade(&shards));
+    shard.mem = shards.mem.clone();
     let cell = Rc::new(RefCell::new(shard));
     rt.spawn_local("shard-mailbox", drive_shard(rt.clone(), cell.clone(), mailbox));
     while let Some((handoff, peer)) = conns.recv().await {

@@ -22,6 +22,9 @@ struct Cmd {
     args: Vec<Bytes>,
     key: Bytes,
     name: &'static str,
+    /// `denyoom` flag and the client's NO-TOUCH (see `commands::run_on_shard`).
+    denyoom: bool,
+    no_touch: bool,
 }
 
 type Outcome = Result<Vec<Reply>, Vec<Cmd>>;
@@ -51,8 +54,12 @@ impl Squash {
         db: usize,
         args: Vec<Bytes>,
         key: Bytes,
-        name: &'static str,
+        spec: &'static crate::commands::CommandSpec,
+        no_touch: bool,
     ) {
+        let name = spec.name;
+        let denyoom = spec.has_flag("denyoom");
+        let no_touch = no_touch && name != "touch";
         let g = match self.groups.iter().position(|(s, _)| *s == shard) {
             Some(g) => g,
             None => {
@@ -60,7 +67,7 @@ impl Squash {
                 self.groups.len() - 1
             }
         };
-        self.groups[g].1.push(Cmd { f, mode, db, args, key, name });
+        self.groups[g].1.push(Cmd { f, mode, db, args, key, name, denyoom, no_touch });
         self.order.push(g);
     }
 
@@ -79,7 +86,10 @@ impl Squash {
                         let _ = tx.send(Err(cmds));
                         return;
                     }
-                    let replies = cmds.iter().map(|c| (c.f)(sh, c.db, &c.args)).collect();
+                    let replies = cmds
+                        .iter()
+                        .map(|c| crate::commands::run_on_shard(c.f, c.denyoom, c.no_touch, sh, c.db, &c.args))
+                        .collect();
                     // Keyspace events go out before the replies, so a client that acts on a
                     // reply cannot overtake them.
                     sh.publish_events();
@@ -97,10 +107,10 @@ impl Squash {
                 Ok(Err(cmds)) => {
                     let mut out = Vec::with_capacity(cmds.len());
                     for c in cmds {
-                        let Cmd { f, mode, db, args, key, .. } = c;
+                        let Cmd { f, mode, db, args, key, denyoom, no_touch, .. } = c;
                         let r = shards
                             .run_keyed(rt, home, shard, db as u16, std::slice::from_ref(&key), mode, move |sh| {
-                                f(sh, db, &args)
+                                crate::commands::run_on_shard(f, denyoom, no_touch, sh, db, &args)
                             })
                             .await;
                         out.push(r.unwrap_or_else(|| Reply::error(crate::commands::errors::SHUTTING_DOWN)));

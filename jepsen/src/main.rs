@@ -1,0 +1,194 @@
+//! `jepsen`: a real-process fault-injection harness for Redis-compatible servers.
+//!
+//! ```text
+//! jepsen run --workload register --nemesis kill,pause --time 60 --seed 42 -- SERVER-COMMAND...
+//! jepsen check [--workload W] FILE      re-check a stored history (history.jsonl or its directory)
+//! jepsen replay RUN.json [-- SERVER-COMMAND...]
+//! ```
+//!
+//! The server command may contain `{PORT}` and `{DIR}`. Exit codes: 0 valid, 1 invalid,
+//! 2 unknown, 3 skipped (the server lacks a command the workload needs), 64 usage or harness error.
+//!
+//! The modules below are the binary's, not the checker library's: the library stays free of I/O.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // real-process test tooling: files, processes, sockets, clocks
+
+mod harness;
+mod json;
+mod nemesis;
+mod proxy;
+mod resp;
+mod workloads;
+
+use harness::run::{self, RunOptions};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const USAGE: &str = "usage:
+  jepsen run --workload W [--nemesis LIST] [--time S] [--seed N] [--concurrency N] [--rate OPS]
+             [--op-timeout-ms MS] [--check-budget S] [--store DIR] -- SERVER-COMMAND...
+  jepsen check [--workload W] [--check-budget S] FILE     (history.jsonl, or a run directory)
+  jepsen replay [--store DIR] RUN.json [-- SERVER-COMMAND...]
+
+workloads: register, counter, set, append, mset
+nemeses:   kill, pause, blackhole, delay, reset, one-way-requests, one-way-replies,
+           partition (all network faults), one-way, all, none
+SERVER-COMMAND may use {PORT} and {DIR}, e.g.
+  -- redis-server --port {PORT} --bind 127.0.0.1 --save '' --appendonly no --dir {DIR}
+exit codes: 0 valid, 1 invalid, 2 unknown, 3 skipped, 64 usage or harness error";
+
+fn default_store() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("store")
+}
+
+/// `--flag value` pairs, positional arguments, and the server command after `--`.
+type Parsed = (Vec<(String, String)>, Vec<String>, Vec<String>);
+
+/// Splits `args` at `--`, and parses `--flag value` pairs before it.
+fn parse_flags(args: &[String]) -> Result<Parsed, String> {
+    let (before, server) = match args.iter().position(|a| a == "--") {
+        Some(i) => (&args[..i], args[i + 1..].to_vec()),
+        None => (args, Vec::new()),
+    };
+    let mut flags = Vec::new();
+    let mut positional = Vec::new();
+    let mut it = before.iter();
+    while let Some(a) = it.next() {
+        if let Some(name) = a.strip_prefix("--") {
+            let (name, value) = match name.split_once('=') {
+                Some((n, v)) => (n.to_string(), v.to_string()),
+                None => (name.to_string(), it.next().ok_or(format!("--{name} needs a value"))?.clone()),
+            };
+            flags.push((name, value));
+        } else {
+            positional.push(a.clone());
+        }
+    }
+    Ok((flags, positional, server))
+}
+
+fn num(name: &str, v: &str) -> Result<u64, String> {
+    v.parse().map_err(|_| format!("--{name}: not a number: {v}"))
+}
+
+fn cmd_run(args: &[String]) -> Result<i32, String> {
+    let (flags, positional, server) = parse_flags(args)?;
+    if !positional.is_empty() {
+        return Err(format!("unexpected argument {:?}", positional[0]));
+    }
+    let mut o = RunOptions {
+        workload: String::new(),
+        nemesis: Vec::new(),
+        time_s: 60,
+        seed: 0,
+        concurrency: 5,
+        rate: 200,
+        op_timeout_ms: 1000,
+        check_budget_s: 60,
+        server,
+        store: default_store(),
+        schedule: None,
+    };
+    for (k, v) in flags {
+        match k.as_str() {
+            "workload" => o.workload = v,
+            "nemesis" => o.nemesis = nemesis::parse_faults(&v)?,
+            "time" => o.time_s = num(&k, &v)?,
+            "seed" => o.seed = num(&k, &v)?,
+            "concurrency" => o.concurrency = num(&k, &v)?.max(1),
+            "rate" => o.rate = num(&k, &v)?.max(1),
+            "op-timeout-ms" => o.op_timeout_ms = num(&k, &v)?.max(1),
+            "check-budget" => o.check_budget_s = num(&k, &v)?.max(1),
+            "store" => o.store = PathBuf::from(v),
+            _ => return Err(format!("unknown flag --{k}")),
+        }
+    }
+    if o.workload.is_empty() {
+        return Err("--workload is required".into());
+    }
+    run::run(&o)
+}
+
+fn cmd_check(args: &[String]) -> Result<i32, String> {
+    let (flags, positional, _) = parse_flags(args)?;
+    let [file] = positional.as_slice() else {
+        return Err("check takes one FILE".into());
+    };
+    let mut path = PathBuf::from(file);
+    if path.is_dir() {
+        path = path.join("history.jsonl");
+    }
+    let mut workload = None;
+    let mut budget = 60;
+    for (k, v) in flags {
+        match k.as_str() {
+            "workload" => workload = Some(v),
+            "check-budget" => budget = num(&k, &v)?,
+            _ => return Err(format!("unknown flag --{k}")),
+        }
+    }
+    let workload = match workload {
+        Some(w) => w,
+        None => {
+            let rj = path.parent().map(|d| d.join("run.json")).ok_or("no directory")?;
+            let j = run::read_run_json(&rj).map_err(|e| format!("{e} (or pass --workload)"))?;
+            j.get("options")
+                .and_then(|o| o.get("workload"))
+                .and_then(json::Json::as_str)
+                .ok_or("run.json names no workload")?
+                .to_string()
+        }
+    };
+    let w = workloads::by_name(&workload).ok_or(format!("unknown workload {workload}"))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let events = harness::parse_history(&text)?;
+    let (ops, res) = run::check_history(w.as_ref(), &events, Duration::from_secs(budget));
+    println!("{}", res.report.trim_end());
+    println!();
+    run::print_verdict(&workload, &ops, &res);
+    Ok(run::exit_code(res.validity))
+}
+
+fn cmd_replay(args: &[String]) -> Result<i32, String> {
+    let (flags, positional, server) = parse_flags(args)?;
+    let [file] = positional.as_slice() else {
+        return Err("replay takes one run.json".into());
+    };
+    let mut store = default_store();
+    for (k, v) in flags {
+        match k.as_str() {
+            "store" => store = PathBuf::from(v),
+            _ => return Err(format!("unknown flag --{k}")),
+        }
+    }
+    let j = run::read_run_json(&PathBuf::from(file))?;
+    let mut o = run::options_from_run_json(&j, store)?;
+    if !server.is_empty() {
+        o.server = server;
+    }
+    println!(
+        "replaying {file}: the same options, seed and nemesis schedule ({} faults)",
+        o.schedule.as_ref().map_or(0, Vec::len)
+    );
+    run::run(&o)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => cmd_run(&args[1..]),
+        Some("check") => cmd_check(&args[1..]),
+        Some("replay") => cmd_replay(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(0)
+        }
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("jepsen: {e}");
+            std::process::exit(64);
+        }
+    }
+}

@@ -25,8 +25,10 @@ use std::time::Duration;
 
 const USAGE: &str = "usage:
   jepsen run --workload W [--nemesis LIST] [--time S] [--seed N] [--concurrency N] [--rate OPS]
-             [--op-timeout-ms MS] [--check-budget S] [--store DIR] -- SERVER-COMMAND...
-  jepsen check [--workload W] [--check-budget S] FILE     (history.jsonl, or a run directory)
+             [--op-timeout-ms MS] [--check-budget S] [--durability full|none] [--store DIR]
+             -- SERVER-COMMAND...
+  jepsen check [--workload W] [--check-budget S] [--durability full|none] FILE
+             (FILE: history.jsonl, or a run directory; run.json beside it supplies the rest)
   jepsen replay [--store DIR] RUN.json [-- SERVER-COMMAND...]
 
 workloads: register, counter, set, append, mset
@@ -34,6 +36,8 @@ nemeses:   kill, pause, blackhole, delay, reset, one-way-requests, one-way-repli
            partition (all network faults), one-way, all, none
 SERVER-COMMAND may use {PORT} and {DIR}, e.g.
   -- redis-server --port {PORT} --bind 127.0.0.1 --save '' --appendonly no --dir {DIR}
+--durability none: the server keeps nothing across kill -9 (a cache without persistence); each
+  process lifetime is checked on its own from an empty store, instead of reporting data loss
 exit codes: 0 valid, 1 invalid, 2 unknown, 3 skipped, 64 usage or harness error";
 
 fn default_store() -> PathBuf {
@@ -70,6 +74,14 @@ fn num(name: &str, v: &str) -> Result<u64, String> {
     v.parse().map_err(|_| format!("--{name}: not a number: {v}"))
 }
 
+fn durability(v: &str) -> Result<bool, String> {
+    match v {
+        "full" => Ok(true),
+        "none" => Ok(false),
+        _ => Err(format!("--durability: full or none, not {v:?}")),
+    }
+}
+
 fn cmd_run(args: &[String]) -> Result<i32, String> {
     let (flags, positional, server) = parse_flags(args)?;
     if !positional.is_empty() {
@@ -84,6 +96,7 @@ fn cmd_run(args: &[String]) -> Result<i32, String> {
         rate: 200,
         op_timeout_ms: 1000,
         check_budget_s: 60,
+        durable: true,
         server,
         store: default_store(),
         schedule: None,
@@ -98,6 +111,7 @@ fn cmd_run(args: &[String]) -> Result<i32, String> {
             "rate" => o.rate = num(&k, &v)?.max(1),
             "op-timeout-ms" => o.op_timeout_ms = num(&k, &v)?.max(1),
             "check-budget" => o.check_budget_s = num(&k, &v)?.max(1),
+            "durability" => o.durable = durability(&v)?,
             "store" => o.store = PathBuf::from(v),
             _ => return Err(format!("unknown flag --{k}")),
         }
@@ -119,29 +133,37 @@ fn cmd_check(args: &[String]) -> Result<i32, String> {
     }
     let mut workload = None;
     let mut budget = 60;
+    let mut durable = None;
     for (k, v) in flags {
         match k.as_str() {
             "workload" => workload = Some(v),
             "check-budget" => budget = num(&k, &v)?,
+            "durability" => durable = Some(durability(&v)?),
             _ => return Err(format!("unknown flag --{k}")),
         }
     }
+    // run.json next to the history supplies the workload, durability and crashes.
+    let run_json =
+        path.parent().map(|d| d.join("run.json")).filter(|p| p.exists()).map(|p| run::read_run_json(&p)).transpose()?;
+    let opt = |k: &str| run_json.as_ref().and_then(|j| j.get("options")).and_then(|o| o.get(k)).cloned();
     let workload = match workload {
         Some(w) => w,
-        None => {
-            let rj = path.parent().map(|d| d.join("run.json")).ok_or("no directory")?;
-            let j = run::read_run_json(&rj).map_err(|e| format!("{e} (or pass --workload)"))?;
-            j.get("options")
-                .and_then(|o| o.get("workload"))
-                .and_then(json::Json::as_str)
-                .ok_or("run.json names no workload")?
-                .to_string()
-        }
+        None => opt("workload")
+            .and_then(|w| w.as_str().map(str::to_string))
+            .ok_or("no run.json next to the history names its workload: pass --workload")?,
     };
+    let durable = durable.unwrap_or(opt("durability").and_then(|d| d.as_str().map(|d| d != "none")).unwrap_or(true));
+    let op_timeout_ms = opt("op_timeout_ms").and_then(|t| t.as_i64()).unwrap_or(1000) as u64;
+    let crashes = run_json.as_ref().and_then(|j| j.get("nemesis_log")).map(run::crashes_from_log).unwrap_or_default();
     let w = workloads::by_name(&workload).ok_or(format!("unknown workload {workload}"))?;
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let events = harness::parse_history(&text)?;
-    let (ops, res) = run::check_history(w.as_ref(), &events, Duration::from_secs(budget));
+    let (ops, res) = run::check_history(
+        w.as_ref(),
+        &events,
+        Duration::from_secs(budget),
+        (!durable).then_some((crashes.as_slice(), op_timeout_ms * 1_000_000)),
+    );
     println!("{}", res.report.trim_end());
     println!();
     run::print_verdict(&workload, &ops, &res);

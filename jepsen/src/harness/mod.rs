@@ -1,6 +1,7 @@
 //! The real-process harness: nodes, the history recorder, the run loop and the stored results.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)] // real-process test tooling: clocks
 
+pub mod epochs;
 pub mod node;
 pub mod rng;
 pub mod run;

@@ -2,6 +2,7 @@
 //! the requested time, heal, run final reads, store the history and run.json, check, report.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)] // real-process test tooling: files, threads, clocks
 
+use super::epochs::{self, Crash};
 use super::node::{free_port, Node};
 use super::rng::Rng;
 use super::{pair, Event, Op, Recorder};
@@ -29,6 +30,9 @@ pub struct RunOptions {
     pub op_timeout_ms: u64,
     /// Wall-clock budget of the checker, in seconds.
     pub check_budget_s: u64,
+    /// What the server promises across kill -9: `true` (default) = acknowledged data survives;
+    /// `false` = nothing survives, each process lifetime is checked on its own (see epochs.rs).
+    pub durable: bool,
     pub server: Vec<String>,
     pub store: PathBuf,
     /// A schedule to run instead of planning one from the seed (replay).
@@ -47,6 +51,7 @@ impl RunOptions {
             ("rate", Json::Int(self.rate as i64)),
             ("op_timeout_ms", Json::Int(self.op_timeout_ms as i64)),
             ("check_budget_s", Json::Int(self.check_budget_s as i64)),
+            ("durability", Json::str(if self.durable { "full" } else { "none" })),
             ("server", Json::Arr(self.server.iter().map(Json::str).collect())),
         ])
     }
@@ -107,15 +112,67 @@ pub fn write_history(path: &Path, events: &[Event]) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Checks a history and renders the verdict block.
-pub fn check_history(workload: &dyn Workload, events: &[Event], budget: Duration) -> (Vec<Op>, CheckResult) {
-    match pair(events) {
-        Ok(ops) => {
-            let res = workload.check(&ops, budget);
-            (ops, res)
+/// The crashes (kill, then restart) recorded in run.json's nemesis log, in the history's clock.
+pub fn crashes_from_log(log: &Json) -> Vec<Crash> {
+    let mut out = Vec::new();
+    let mut pending = None;
+    for e in log.as_arr().unwrap_or(&[]) {
+        let at_ns = e.get("at_ms").and_then(Json::as_i64).unwrap_or(0) as u64 * 1_000_000;
+        match e.get("action").and_then(Json::as_str) {
+            Some("kill") if e.get("ok").and_then(Json::as_bool) == Some(true) => pending = Some(at_ns),
+            Some("restart") => {
+                if let Some(kill) = pending.take() {
+                    out.push(Crash { kill, restart: at_ns });
+                }
+            }
+            _ => {}
         }
-        Err(e) => (Vec::new(), CheckResult::malformed(e)),
     }
+    out
+}
+
+/// Checks a history and renders the verdict block. With `crashes` (durability none), each
+/// process lifetime is checked separately from the initial state.
+pub fn check_history(
+    workload: &dyn Workload,
+    events: &[Event],
+    budget: Duration,
+    crashes: Option<(&[Crash], u64)>,
+) -> (Vec<Op>, CheckResult) {
+    let ops = match pair(events) {
+        Ok(ops) => ops,
+        Err(e) => return (Vec::new(), CheckResult::malformed(e)),
+    };
+    let Some((crashes, op_timeout_ns)) = crashes.filter(|(c, _)| !c.is_empty()) else {
+        let res = workload.check(&ops, budget);
+        return (ops, res);
+    };
+    let parts = epochs::split(&ops, crashes, op_timeout_ns);
+    let mut total = CheckResult {
+        validity: Validity::Valid,
+        anomalies: Vec::new(),
+        summary: format!(
+            "durability none: {} process lifetimes checked separately, each from an empty store",
+            parts.len()
+        ),
+        report: String::new(),
+        html: None,
+    };
+    for (i, part) in parts.iter().enumerate() {
+        let r = workload.check(part, budget);
+        total.validity = total.validity.and(r.validity);
+        for a in r.anomalies {
+            if !total.anomalies.contains(&a) {
+                total.anomalies.push(a);
+            }
+        }
+        total.summary.push_str(&format!("\n[epoch {i}: {} ops] {}: {}", part.len(), r.validity.name(), r.summary));
+        total.report.push_str(&format!("=== epoch {i} ({} ops)\n{}\n", part.len(), r.report));
+        if total.html.is_none() {
+            total.html = r.html;
+        }
+    }
+    (ops, total)
 }
 
 /// Prints the verdict in a way nobody can miss.
@@ -308,9 +365,16 @@ pub fn run(opts: &RunOptions) -> Result<i32, String> {
 
     let events = recorder.events();
     write_history(&dir.join("history.jsonl"), &events)?;
-    let (ops, res) = check_history(workload.as_ref(), &events, Duration::from_secs(opts.check_budget_s));
+    let log_json = Json::Arr(log.iter().map(LogEntry::to_json).collect());
+    let crashes = crashes_from_log(&log_json);
+    let (ops, res) = check_history(
+        workload.as_ref(),
+        &events,
+        Duration::from_secs(opts.check_budget_s),
+        (!opts.durable).then_some((crashes.as_slice(), opts.op_timeout_ms * 1_000_000)),
+    );
     run_json.push(("elapsed_ms".into(), Json::Int(elapsed_ms as i64)));
-    run_json.push(("nemesis_log".into(), Json::Arr(log.iter().map(LogEntry::to_json).collect())));
+    run_json.push(("nemesis_log".into(), log_json));
     run_json.push(("verdict".into(), verdict_json(&res, &ops)));
     std::fs::write(dir.join("run.json"), Json::Obj(run_json).to_pretty()).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("results.txt"), format!("{}\n\n{}", res.summary, res.report)).map_err(|e| e.to_string())?;
@@ -364,6 +428,7 @@ pub fn options_from_run_json(j: &Json, store: PathBuf) -> Result<RunOptions, Str
         rate: int("rate")?,
         op_timeout_ms: int("op_timeout_ms")?,
         check_budget_s: int("check_budget_s").unwrap_or(60),
+        durable: o.get("durability").and_then(Json::as_str) != Some("none"),
         server: strs("server")?,
         store,
         schedule: Some(schedule),

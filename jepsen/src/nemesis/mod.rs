@@ -222,12 +222,15 @@ pub fn execute(
         }
         let mut node = cluster.nodes[p.node].lock().expect("node lock");
         let name = node.name.clone();
+        // Entries carry the time the action *began*: a kill's entry is before the SIGKILL, a
+        // restart's before the new process was spawned (the epoch checker relies on this).
+        let t0 = now_ms();
         let mut record = |action: &str, r: Result<String, String>| {
             let (ok, detail) = match r {
                 Ok(d) => (true, d),
                 Err(e) => (false, e),
             };
-            log.push(LogEntry { at_ms: now_ms(), node: name.clone(), action: action.to_string(), detail, ok });
+            log.push(LogEntry { at_ms: t0, node: name.clone(), action: action.to_string(), detail, ok });
         };
         match p.fault {
             Fault::Kill => record("kill", node.kill9().map(|_| String::new())),
@@ -241,12 +244,15 @@ pub fn execute(
         wait_until(p.at_ms + p.duration_ms);
         let mut node = cluster.nodes[p.node].lock().expect("node lock");
         let name = node.name.clone();
+        // Entries carry the time the action *began*: a kill's entry is before the SIGKILL, a
+        // restart's before the new process was spawned (the epoch checker relies on this).
+        let t0 = now_ms();
         let mut record = |action: &str, r: Result<String, String>| {
             let (ok, detail) = match r {
                 Ok(d) => (true, d),
                 Err(e) => (false, e),
             };
-            log.push(LogEntry { at_ms: now_ms(), node: name.clone(), action: action.to_string(), detail, ok });
+            log.push(LogEntry { at_ms: t0, node: name.clone(), action: action.to_string(), detail, ok });
         };
         match p.fault {
             Fault::Kill => {

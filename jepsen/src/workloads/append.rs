@@ -16,7 +16,7 @@ use std::time::Duration;
 pub struct Append;
 
 const KEYS: u64 = 5;
-const OPS_PER_WINDOW: u64 = 300;
+const OPS_PER_WINDOW: u64 = 1000;
 
 fn redis_key(k: i64) -> String {
     format!("ja:{k}")

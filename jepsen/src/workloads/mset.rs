@@ -18,7 +18,7 @@ pub struct Mset;
 /// Keys per group (suffixes chosen so that the group spans hash slots, hence shards).
 const MEMBERS: [&str; 4] = ["a", "b", "c", "d"];
 const GROUPS: u64 = 3;
-const OPS_PER_WINDOW: u64 = 600;
+const OPS_PER_WINDOW: u64 = 2000;
 
 /// An operation on a whole group.
 #[derive(Clone, Debug, PartialEq, Eq)]

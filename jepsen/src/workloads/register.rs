@@ -16,7 +16,7 @@ pub struct Register;
 /// Keys live at the same time.
 const KEYS: u64 = 5;
 /// Operations (run-wide) before the key window moves on.
-const OPS_PER_WINDOW: u64 = 500;
+const OPS_PER_WINDOW: u64 = 2000;
 
 impl Workload for Register {
     fn name(&self) -> &'static str {

@@ -437,6 +437,58 @@ pub fn options_from_run_json(j: &Json, store: PathBuf) -> Result<RunOptions, Str
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn ev(index: u64, kind: EventType, process: u64, time: u64, f: &str, value: Json) -> Event {
+        Event { index, kind, process, time, f: f.into(), value, error: None }
+    }
+
+    /// SET k 1 before a crash, then a GET after the restart that reads `after`.
+    fn history(after: Json) -> Vec<Event> {
+        let set = Json::obj([("key", Json::str("k")), ("arg", Json::str("1"))]);
+        let get = Json::obj([("key", Json::str("k"))]);
+        let with = |j: &Json, r: Json| {
+            let mut j = j.clone();
+            if let Json::Obj(p) = &mut j {
+                p.push(("result".into(), r));
+            }
+            j
+        };
+        vec![
+            ev(0, EventType::Invoke, 0, 10, "set", set.clone()),
+            ev(1, EventType::Ok, 0, 20, "set", with(&set, Json::Bool(true))),
+            ev(2, EventType::Invoke, 0, 300, "get", get.clone()),
+            ev(3, EventType::Ok, 0, 310, "get", with(&get, after)),
+        ]
+    }
+
+    #[test]
+    fn durability_modes() {
+        let w = workloads::by_name("register").unwrap();
+        let crashes = [Crash { kill: 100, restart: 200 }];
+        let budget = Duration::from_secs(5);
+        // Durable: reading nil after the restart is data loss.
+        let (_, r) = check_history(w.as_ref(), &history(Json::Null), budget, None);
+        assert_eq!(r.validity, Validity::Invalid);
+        assert!(r.anomalies.contains(&"data-loss".to_string()), "{:?}", r.anomalies);
+        // Not durable: nil is what a restart must give...
+        let (_, r) = check_history(w.as_ref(), &history(Json::Null), budget, Some((&crashes, 50)));
+        assert_eq!(r.validity, Validity::Valid, "{}", r.summary);
+        // ... and a value from the previous lifetime must not come back.
+        let (_, r) = check_history(w.as_ref(), &history(Json::str("1")), budget, Some((&crashes, 50)));
+        assert_eq!(r.validity, Validity::Invalid, "{}", r.summary);
+    }
+
+    #[test]
+    fn crashes_come_from_the_nemesis_log() {
+        let log = Json::Arr(vec![
+            Json::obj([("at_ms", Json::Int(5)), ("action", Json::str("kill")), ("ok", Json::Bool(true))]),
+            Json::obj([("at_ms", Json::Int(9)), ("action", Json::str("restart")), ("ok", Json::Bool(true))]),
+            Json::obj([("at_ms", Json::Int(12)), ("action", Json::str("pause")), ("ok", Json::Bool(true))]),
+        ]);
+        assert_eq!(crashes_from_log(&log), vec![Crash { kill: 5_000_000, restart: 9_000_000 }]);
+    }
+
     #[test]
     fn timestamp_shape() {
         let t = super::timestamp();

@@ -75,10 +75,15 @@ impl Workload for Register {
             Ok(h) => h,
             Err(e) => return CheckResult::malformed(e),
         };
-        // A key found absent (GET nil, DEL 0) where the model says it holds a value is what a
+        // A key found absent (GET nil, DEL 0, SET XX refused, SET NX accepted) where the model says it holds a value is what a
         // restart without persistence looks like: reported as data loss.
         let (res, _) = check_linearizable(&RegisterModel, &history, budget, |op| {
-            matches!(op.output, Some(RegisterReply::Get(None) | RegisterReply::Del(0)))
+            matches!(
+                (&op.input.cmd, &op.output),
+                (_, Some(RegisterReply::Get(None) | RegisterReply::Del(0)))
+                    | (RegisterCmd::Set(_, SetCondition::Xx), Some(RegisterReply::Set(false)))
+                    | (RegisterCmd::Set(_, SetCondition::Nx), Some(RegisterReply::Set(true)))
+            )
         });
         res
     }

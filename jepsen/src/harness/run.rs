@@ -266,6 +266,7 @@ pub fn run(opts: &RunOptions) -> Result<i32, String> {
     let start = Instant::now();
     let recorder = Recorder::new(start);
     let seq = AtomicU64::new(0);
+    let acked = AtomicU64::new(0);
     let stop_nemesis = AtomicBool::new(false);
     let deadline = Duration::from_secs(opts.time_s);
     let restart_timeout = Duration::from_secs(30);
@@ -274,7 +275,7 @@ pub fn run(opts: &RunOptions) -> Result<i32, String> {
         let nem = s.spawn(|| nemesis::execute(&cluster, &schedule, start, &stop_nemesis, restart_timeout));
         let workers: Vec<_> = (0..opts.concurrency)
             .map(|w| {
-                let (recorder, seq, workload) = (&recorder, &seq, &workload);
+                let (recorder, seq, acked, workload) = (&recorder, &seq, &acked, &workload);
                 s.spawn(move || {
                     let mut rng = Rng::new(opts.seed, 1 + w);
                     let mut client = Client::new(addr, op_timeout);
@@ -290,10 +291,17 @@ pub fn run(opts: &RunOptions) -> Result<i32, String> {
                         if start.elapsed() >= deadline {
                             break;
                         }
-                        let (f, input) = workload.generate(&mut rng, seq.fetch_add(1, Ordering::SeqCst));
+                        let (f, input) = workload.generate(
+                            &mut rng,
+                            seq.fetch_add(1, Ordering::SeqCst),
+                            acked.load(Ordering::SeqCst),
+                        );
                         recorder.log(EventType::Invoke, process, &f, input.clone(), None);
                         let c = workload.apply(&mut client, &f, &input);
                         recorder.log(c.kind, process, &f, c.value, c.error);
+                        if c.kind == EventType::Ok {
+                            acked.fetch_add(1, Ordering::SeqCst);
+                        }
                         if c.kind == EventType::Info {
                             // This process may still have an operation in flight: retire it.
                             process += opts.concurrency;

@@ -16,7 +16,7 @@ use std::time::Duration;
 pub struct Append;
 
 const KEYS: u64 = 5;
-const OPS_PER_WINDOW: u64 = 1000;
+const OPS_PER_WINDOW: u64 = 600;
 
 fn redis_key(k: i64) -> String {
     format!("ja:{k}")
@@ -68,8 +68,8 @@ impl Workload for Append {
         ]
     }
 
-    fn generate(&self, rng: &mut Rng, seq: u64) -> (String, Json) {
-        let base = (seq / OPS_PER_WINDOW) * KEYS;
+    fn generate(&self, rng: &mut Rng, seq: u64, acked: u64) -> (String, Json) {
+        let base = (acked / OPS_PER_WINDOW) * KEYS;
         let n = rng.range(1, 4);
         let mut txn = Vec::new();
         for i in 0..n {

@@ -36,7 +36,7 @@ impl Workload for Counter {
         vec![args(&["INCRBY", "jepsen:probe", "1"]), args(&["GET", "jepsen:probe"]), args(&["DEL", "jepsen:probe"])]
     }
 
-    fn generate(&self, rng: &mut Rng, _seq: u64) -> (String, Json) {
+    fn generate(&self, rng: &mut Rng, _seq: u64, _acked: u64) -> (String, Json) {
         let key = Json::str(format!("jc:{}", rng.below(KEYS)));
         if rng.chance(60) {
             ("incr".into(), Json::obj([("key", key), ("arg", Json::Int(rng.range(1, 5) as i64))]))

@@ -132,9 +132,11 @@ pub trait Workload: Send + Sync {
     fn needs(&self) -> &'static str;
     /// Commands that must not be answered "unknown command" (run once before the test).
     fn probes(&self) -> Vec<Vec<String>>;
-    /// The next operation: its function and arguments. `seq` is unique across the run and
-    /// increases over time (used for unique values and for rotating keys).
-    fn generate(&self, rng: &mut Rng, seq: u64) -> (String, Json);
+    /// The next operation: its function and arguments. `seq` is unique across the run (used for
+    /// unique values); `acked` counts the run's acknowledged operations so far, for rotating keys
+    /// (not `seq`: while a node is down, failed operations would rotate the keys away from
+    /// everything written before the crash, and a lost write could never be read).
+    fn generate(&self, rng: &mut Rng, seq: u64, acked: u64) -> (String, Json);
     /// Runs an operation.
     fn apply(&self, client: &mut Client, f: &str, input: &Json) -> Completion;
     /// Operations to run once, after every fault has healed (e.g. final reads).

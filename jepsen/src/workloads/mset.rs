@@ -90,8 +90,8 @@ impl Workload for Mset {
         ]
     }
 
-    fn generate(&self, rng: &mut Rng, seq: u64) -> (String, Json) {
-        let group = Json::str(format!("jm:{}", (seq / OPS_PER_WINDOW) * GROUPS + rng.below(GROUPS)));
+    fn generate(&self, rng: &mut Rng, seq: u64, acked: u64) -> (String, Json) {
+        let group = Json::str(format!("jm:{}", (acked / OPS_PER_WINDOW) * GROUPS + rng.below(GROUPS)));
         if rng.chance(50) {
             ("mset".into(), Json::obj([("key", group), ("arg", Json::Int(seq as i64))]))
         } else {

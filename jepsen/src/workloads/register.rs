@@ -31,8 +31,8 @@ impl Workload for Register {
         vec![args(&["SET", "jepsen:probe", "1", "NX"]), args(&["GET", "jepsen:probe"]), args(&["DEL", "jepsen:probe"])]
     }
 
-    fn generate(&self, rng: &mut Rng, seq: u64) -> (String, Json) {
-        let key = format!("jr:{}", (seq / OPS_PER_WINDOW) * KEYS + rng.below(KEYS));
+    fn generate(&self, rng: &mut Rng, seq: u64, acked: u64) -> (String, Json) {
+        let key = format!("jr:{}", (acked / OPS_PER_WINDOW) * KEYS + rng.below(KEYS));
         let f = match rng.below(100) {
             0..=39 => "get",
             40..=69 => "set",

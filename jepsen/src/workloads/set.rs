@@ -46,7 +46,7 @@ impl Workload for SetWorkload {
         ]
     }
 
-    fn generate(&self, rng: &mut Rng, seq: u64) -> (String, Json) {
+    fn generate(&self, rng: &mut Rng, seq: u64, _acked: u64) -> (String, Json) {
         let key = Json::str(format!("js:{}", rng.below(KEYS)));
         if rng.chance(95) {
             ("add".into(), Json::obj([("key", key), ("arg", Json::Int(seq as i64))]))

@@ -162,7 +162,7 @@ fn cmd_check(args: &[String]) -> Result<i32, String> {
         w.as_ref(),
         &events,
         Duration::from_secs(budget),
-        (!durable).then_some((crashes.as_slice(), op_timeout_ms * 1_000_000)),
+        run::CrashInfo { crashes: &crashes, op_timeout_ns: op_timeout_ms * 1_000_000, durable },
     );
     println!("{}", res.report.trim_end());
     println!();

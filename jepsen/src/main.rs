@@ -166,6 +166,16 @@ fn cmd_check(args: &[String]) -> Result<i32, String> {
         Duration::from_secs(budget),
         run::CrashInfo { crashes: &crashes, op_timeout_ns: op_timeout_ms * 1_000_000, durable },
     );
+    let mut res = res;
+    let crashed =
+        run_json.as_ref().and_then(|j| j.get("nemesis_log")).and_then(json::Json::as_arr).map_or(0, |l| {
+            l.iter().filter(|e| e.get("action").and_then(json::Json::as_str) == Some("crashed")).count()
+        });
+    if crashed > 0 {
+        res.validity = workloads::Validity::Invalid;
+        res.anomalies.push("server-crashed".into());
+        res.summary.push_str(&format!("\nrun.json records {crashed} server crash(es) not caused by the nemesis"));
+    }
     println!("{}", res.report.trim_end());
     println!();
     run::print_verdict(&workload, &ops, &res);

@@ -51,6 +51,14 @@ impl Node {
         }
     }
 
+    /// If the process exited without being killed by us: its exit status (a crash of the server
+    /// under test, which is a finding, not a fault we injected).
+    pub fn unexpected_exit(&mut self) -> Option<String> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        self.child = None;
+        Some(status.to_string())
+    }
+
     /// The process id, if running.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)

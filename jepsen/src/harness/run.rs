@@ -310,8 +310,10 @@ pub fn run(opts: &RunOptions) -> Result<i32, String> {
     let deadline = Duration::from_secs(opts.time_s);
     let restart_timeout = Duration::from_secs(30);
 
-    let nemesis_log: Vec<LogEntry> = std::thread::scope(|s| {
+    let stop_watchdog = AtomicBool::new(false);
+    let (nemesis_log, watchdog_log) = std::thread::scope(|s| {
         let nem = s.spawn(|| nemesis::execute(&cluster, &schedule, start, &stop_nemesis, restart_timeout));
+        let dog = s.spawn(|| watchdog(&cluster, start, &stop_watchdog, restart_timeout));
         let workers: Vec<_> = (0..opts.concurrency)
             .map(|w| {
                 let (recorder, seq, acked, workload) = (&recorder, &seq, &acked, &workload);
@@ -354,14 +356,22 @@ pub fn run(opts: &RunOptions) -> Result<i32, String> {
             let _ = w.join();
         }
         stop_nemesis.store(true, Ordering::SeqCst);
-        nem.join().unwrap_or_default()
+        let nemesis_log = nem.join().unwrap_or_default();
+        stop_watchdog.store(true, Ordering::SeqCst);
+        (nemesis_log, dog.join().unwrap_or_default())
     });
 
     // Heal everything the schedule may have left broken, then take the final reads.
     let mut log = nemesis_log;
+    log.extend(watchdog_log);
+    log.sort_by_key(|l| l.at_ms);
     {
         let mut node = cluster.nodes[0].lock().expect("node lock");
         let at_ms = start.elapsed().as_millis() as u64;
+        if let Some(status) = node.unexpected_exit() {
+            let detail = format!("the server exited by itself ({status})");
+            log.push(LogEntry { at_ms, node: node.name.clone(), action: "crashed".into(), ok: false, detail });
+        }
         if node.is_paused() {
             let r = node.resume();
             log.push(LogEntry {
@@ -412,6 +422,8 @@ pub fn run(opts: &RunOptions) -> Result<i32, String> {
 
     let events = recorder.events();
     write_history(&dir.join("history.jsonl"), &events)?;
+    // The server process exiting on its own is a finding whatever the history says.
+    let crashed: Vec<&LogEntry> = log.iter().filter(|l| l.action == "crashed").collect();
     let log_json = Json::Arr(log.iter().map(LogEntry::to_json).collect());
     let crashes = crashes_from_log(&log_json);
     let (ops, res) = check_history(
@@ -420,6 +432,15 @@ pub fn run(opts: &RunOptions) -> Result<i32, String> {
         Duration::from_secs(opts.check_budget_s),
         CrashInfo { crashes: &crashes, op_timeout_ns: opts.op_timeout_ms * 1_000_000, durable: opts.durable },
     );
+    let mut res = res;
+    if !crashed.is_empty() {
+        res.validity = Validity::Invalid;
+        res.anomalies.push("server-crashed".into());
+        for c in &crashed {
+            res.summary
+                .push_str(&format!("\nserver crash noticed at {} ms: {} (see {}.log)", c.at_ms, c.detail, c.node));
+        }
+    }
     run_json.push(("elapsed_ms".into(), Json::Int(elapsed_ms as i64)));
     run_json.push(("nemesis_log".into(), log_json));
     run_json.push(("verdict".into(), verdict_json(&res, &ops)));
@@ -438,6 +459,31 @@ pub fn run(opts: &RunOptions) -> Result<i32, String> {
     print_verdict(workload.name(), &ops, &res);
     println!("stored: {}", dir.display());
     Ok(exit_code(res.validity))
+}
+
+/// Notices a server that exits by itself (a crash we did not inject), logs it and restarts it
+/// on the same directory so the run can go on.
+fn watchdog(cluster: &Cluster, start: Instant, stop: &AtomicBool, restart_timeout: Duration) -> Vec<LogEntry> {
+    let mut log = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        for n in &cluster.nodes {
+            let mut node = n.lock().expect("node lock");
+            if let Some(status) = node.unexpected_exit() {
+                let at_ms = start.elapsed().as_millis() as u64;
+                let detail = format!("the server exited by itself ({status})");
+                log.push(LogEntry { at_ms, node: node.name.clone(), action: "crashed".into(), ok: false, detail });
+                let at_ms = start.elapsed().as_millis() as u64;
+                let r = node.start().and_then(|_| node.wait_ready(restart_timeout));
+                let (ok, detail) = match r {
+                    Ok(d) => (true, format!("answered PING after {} ms", d.as_millis())),
+                    Err(e) => (false, e),
+                };
+                log.push(LogEntry { at_ms, node: node.name.clone(), action: "restart".into(), ok, detail });
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    log
 }
 
 /// Reads run.json.

@@ -222,6 +222,16 @@ pub fn execute(
         }
         let mut node = cluster.nodes[p.node].lock().expect("node lock");
         let name = node.name.clone();
+        if let Some(status) = node.unexpected_exit() {
+            let detail = format!("the server exited by itself ({status}); restarting it");
+            log.push(LogEntry { at_ms: now_ms(), node: name.clone(), action: "crashed".into(), detail, ok: false });
+            let r = node.start().and_then(|_| node.wait_ready(restart_timeout));
+            let (ok, detail) = match r {
+                Ok(d) => (true, format!("answered PING after {} ms", d.as_millis())),
+                Err(e) => (false, e),
+            };
+            log.push(LogEntry { at_ms: now_ms(), node: name.clone(), action: "restart".into(), detail, ok });
+        }
         // Entries carry the time the action *began*: a kill's entry is before the SIGKILL, a
         // restart's before the new process was spawned (the epoch checker relies on this).
         let t0 = now_ms();
@@ -244,6 +254,16 @@ pub fn execute(
         wait_until(p.at_ms + p.duration_ms);
         let mut node = cluster.nodes[p.node].lock().expect("node lock");
         let name = node.name.clone();
+        if let Some(status) = node.unexpected_exit() {
+            let detail = format!("the server exited by itself ({status}); restarting it");
+            log.push(LogEntry { at_ms: now_ms(), node: name.clone(), action: "crashed".into(), detail, ok: false });
+            let r = node.start().and_then(|_| node.wait_ready(restart_timeout));
+            let (ok, detail) = match r {
+                Ok(d) => (true, format!("answered PING after {} ms", d.as_millis())),
+                Err(e) => (false, e),
+            };
+            log.push(LogEntry { at_ms: now_ms(), node: name.clone(), action: "restart".into(), detail, ok });
+        }
         // Entries carry the time the action *began*: a kill's entry is before the SIGKILL, a
         // restart's before the new process was spawned (the epoch checker relies on this).
         let t0 = now_ms();

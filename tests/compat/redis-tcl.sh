@@ -24,8 +24,8 @@ for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep
 REDIS_TCL_LOGDIR="$logdir" REDIS_TCL_TIMEOUT="${REDIS_TCL_TIMEOUT:-240}" bash "$kit" 127.0.0.1 "$port" | tee "$logdir/summary.txt" || true
 # Every failing test by name ("[err]: NAME in tests/...", exceptions and file timeouts as their file).
 {
-  grep -h '^\[err\]: ' "$logdir"/*.log 2>/dev/null | sed -E 's/^\[err\]: (.*) in tests\/.*$/\1/'
-  grep -E 'ERROR\(' "$logdir/summary.txt" | awk '{print "FILE-ERROR " $1}'
+  { grep -h '^\[err\]: ' "$logdir"/*.log 2>/dev/null || true; } | sed -E 's/^\[err\]: (.*) in tests\/.*$/\1/'
+  { grep -E 'ERROR\(' "$logdir/summary.txt" || true; } | awk '{print "FILE-ERROR " $1}'
 } | sort -u > "$logdir/failed.txt"
 allowed() { grep -v '^#' "$known" | sed '/^$/d' | sort -u; }
 if [ "${UPDATE:-0}" = 1 ]; then

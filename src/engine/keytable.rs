@@ -44,6 +44,15 @@ struct Segment {
     depth: u32,
 }
 
+/// The hash a segment's hashbrown table sees. The directory consumes the top bits of a key's
+/// hash, so every key of a segment shares them — and hashbrown takes its 7-bit tag from the top
+/// bits too. Unrotated, every key of a deep segment would carry the same tag and each probe
+/// would compare keys byte by byte. Rotating gives hashbrown bits the directory does not use.
+#[inline]
+fn seg_hash(h: u64) -> u64 {
+    h.rotate_left(32)
+}
+
 pub struct KeyTable {
     hasher: FixedState,
     /// Index into `segments`, by the top `global_depth` bits of a hash.
@@ -87,7 +96,7 @@ impl KeyTable {
     pub fn recharge(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let h = self.hash(key);
         let s = self.segment_of(h);
-        let e = self.segments[s].table.find_mut(h, |e| e.key == key)?;
+        let e = self.segments[s].table.find_mut(seg_hash(h), |e| e.key == key)?;
         let c = super::memory::entry_charge(&e.key, &e.value);
         self.charged = self.charged + c as usize - e.charge as usize;
         e.charge = c;
@@ -112,13 +121,13 @@ impl KeyTable {
 
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
         let h = self.hash(key);
-        self.segments[self.segment_of(h)].table.find(h, |e| e.key == key)
+        self.segments[self.segment_of(h)].table.find(seg_hash(h), |e| e.key == key)
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let h = self.hash(key);
         let s = self.segment_of(h);
-        self.segments[s].table.find_mut(h, |e| e.key == key)
+        self.segments[s].table.find_mut(seg_hash(h), |e| e.key == key)
     }
 
     /// Inserts or replaces; returns the previous entry.
@@ -128,7 +137,7 @@ impl KeyTable {
         let hasher = self.hasher;
         let seg = &mut self.segments[s];
         self.charged += entry.charge as usize;
-        match seg.table.find_mut(h, |e| e.key == entry.key) {
+        match seg.table.find_mut(seg_hash(h), |e| e.key == entry.key) {
             Some(slot) => {
                 let old = std::mem::replace(slot, entry);
                 self.charged -= old.charge as usize;
@@ -136,7 +145,7 @@ impl KeyTable {
             }
             None => {
                 let cap = seg.table.capacity();
-                seg.table.insert_unique(h, entry, |e| hasher.hash_one(&e.key[..]));
+                seg.table.insert_unique(seg_hash(h), entry, |e| seg_hash(hasher.hash_one(&e.key[..])));
                 self.slots = self.slots + seg.table.capacity() * SLOT_BYTES - cap * SLOT_BYTES;
                 self.len += 1;
                 if seg.table.len() > SEGMENT_MAX {
@@ -150,7 +159,7 @@ impl KeyTable {
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let h = self.hash(key);
         let s = self.segment_of(h);
-        let found = self.segments[s].table.find_entry(h, |e| e.key == key).ok()?;
+        let found = self.segments[s].table.find_entry(seg_hash(h), |e| e.key == key).ok()?;
         let (entry, _) = found.remove();
         self.len -= 1;
         self.charged -= entry.charge as usize;
@@ -192,7 +201,7 @@ impl KeyTable {
         for e in old {
             let h = hasher.hash_one(&e.key[..]);
             let table = if (h >> (64 - depth)) & 1 == 1 { &mut high } else { &mut low };
-            table.insert_unique(h, e, |e| hasher.hash_one(&e.key[..]));
+            table.insert_unique(seg_hash(h), e, |e| seg_hash(hasher.hash_one(&e.key[..])));
         }
         self.slots += (low.capacity() + high.capacity()) * SLOT_BYTES;
         self.segments[s] = Segment { table: low, depth };

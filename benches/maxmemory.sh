@@ -16,7 +16,7 @@ if [ -z "$bin" ]; then
     bin=${CARGO_TARGET_DIR:-$root/target}/release/mayfly
 fi
 "$bin" --port "$port" --bind 127.0.0.1 --maxmemory="$maxmemory" --maxmemory-policy=allkeys-lru \
-    --proactor_threads 2 --loglevel warning &
+    --proactor_threads 2 --loglevel warning --dbfilename= &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 kill -0 $pid

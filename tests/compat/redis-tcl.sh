@@ -17,7 +17,7 @@ fi
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin mayfly
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 logdir=$(mktemp -d)
-"$root/target/release/mayfly" --bind 127.0.0.1 --port "$port" --proactor_threads 2 --loglevel warning &
+"$root/target/release/mayfly" --bind 127.0.0.1 --port "$port" --proactor_threads 2 --loglevel warning --dir "$logdir" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$logdir"' EXIT
 for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done

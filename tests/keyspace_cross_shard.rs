@@ -15,8 +15,10 @@ fn server() -> SocketAddr {
     *ADDR.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let args: Vec<String> =
-                ["--port=0", "--bind=127.0.0.1", "--proactor_threads=4", "--dbfilename="].iter().map(|s| s.to_string()).collect();
+            let args: Vec<String> = ["--port=0", "--bind=127.0.0.1", "--proactor_threads=4", "--dbfilename="]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
             let store = parse_command_line(&args, &[], &|_| Err("no files".into())).unwrap();
             let rt = TokioRt::new();
             let _ = rt.block_on(mayfly::server::run(rt.clone(), Config { store }, move |s| {

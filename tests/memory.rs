@@ -120,14 +120,15 @@ fn allkeys_lru_stays_near_the_limit_and_keeps_recent_keys() {
 #[test]
 fn volatile_policies_only_evict_keys_with_a_ttl() {
     for policy in ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"] {
-        let s = Server::start(&["--proactor_threads", "2", "--maxmemory", "2mb", "--maxmemory-policy", policy]);
+        // Room above the allocator's own baseline, so only the data decides what is evicted.
+        let s = Server::start(&["--proactor_threads", "2", "--maxmemory", "4mb", "--maxmemory-policy", policy]);
         let mut c = s.client();
         let value = vec![b'v'; 1000];
         for i in 0..300 {
             let _: () = redis::cmd("SET").arg(format!("keep:{i}")).arg(&value).query(&mut c).unwrap();
         }
         let mut oom = false;
-        for i in 0..5000 {
+        for i in 0..8000 {
             let r: redis::RedisResult<()> =
                 redis::cmd("SET").arg(format!("tmp:{i}")).arg(&value).arg("EX").arg(1000).query(&mut c);
             if let Err(e) = r {
@@ -159,7 +160,8 @@ fn volatile_policies_only_evict_keys_with_a_ttl() {
 
 #[test]
 fn eviction_sends_keyspace_events_and_object_freq_idletime_follow_the_policy() {
-    let s = Server::start(&["--proactor_threads", "1", "--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lfu"]);
+    // Room above the allocator's own baseline, so the writes below always find keys to evict.
+    let s = Server::start(&["--proactor_threads", "1", "--maxmemory", "8mb", "--maxmemory-policy", "allkeys-lfu"]);
     let mut c = s.client();
     let _: () = redis::cmd("CONFIG").arg("SET").arg("notify-keyspace-events").arg("Ee").query(&mut c).unwrap();
     let mut sub = s.client();
@@ -173,7 +175,7 @@ fn eviction_sends_keyspace_events_and_object_freq_idletime_follow_the_policy() {
     let idle: redis::RedisResult<i64> = redis::cmd("OBJECT").arg("IDLETIME").arg("f").query(&mut c);
     assert!(idle.unwrap_err().to_string().contains("An LRU maxmemory policy is not selected"));
     let value = vec![b'v'; 1000];
-    for i in 0..5000 {
+    for i in 0..12_000 {
         let _: () = redis::cmd("SET").arg(format!("k{i}")).arg(&value).query(&mut c).unwrap();
     }
     let msg = sub.recv_response().unwrap();

@@ -794,27 +794,40 @@ async fn block<R: Rt>(ctx: &mut Ctx<'_, R>, req: Req, timeout: Option<Duration>)
             return r;
         }
         guard.count();
-        let msg = match deadline {
-            None => rx.recv().await,
-            Some(dl) => {
-                let left = dl.saturating_sub(ctx.rt.now());
-                match crate::runtime::timeout(ctx.rt, left, rx.recv()).await {
-                    Some(m) => m,
-                    None => {
-                        if claim.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-                            return Reply::NilArray;
-                        }
-                        // A shard claimed us first: its reply is on the way.
-                        rx.recv().await
+        if let Some(reply) = wait_wake(ctx.rt, &mut rx, &claim, deadline).await {
+            return reply;
+        }
+    }
+}
+
+/// Waits for a blocked client's wake-up until `deadline`. `Some(reply)` ends the wait (served, or
+/// timed out with Redis's nil array); `None` means the client was only woken and retries its pop.
+pub(super) async fn wait_wake<R: Rt>(
+    rt: &R,
+    rx: &mut mpsc::UnboundedReceiver<WakeMsg>,
+    claim: &AtomicBool,
+    deadline: Option<Duration>,
+) -> Option<Reply> {
+    let msg = match deadline {
+        None => rx.recv().await,
+        Some(dl) => {
+            let left = dl.saturating_sub(rt.now());
+            match crate::runtime::timeout(rt, left, rx.recv()).await {
+                Some(m) => m,
+                None => {
+                    if claim.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                        return Some(Reply::NilArray);
                     }
+                    // A shard claimed this client first: its reply is on the way.
+                    rx.recv().await
                 }
             }
-        };
-        match msg {
-            Some(Some(reply)) => return reply,
-            Some(None) => continue,
-            None => return Reply::NilArray,
         }
+    };
+    match msg {
+        Some(Some(reply)) => Some(reply),
+        Some(None) => None,
+        None => Some(Reply::NilArray),
     }
 }
 

@@ -8,7 +8,7 @@
 //! once that write's command has finished (`engine::blocking`); a client waiting on keys of
 //! several shards is served by whichever claims it first, exactly once.
 
-use super::lists::{parse_timeout, BlockGuard};
+use super::lists::{parse_timeout, wait_wake, BlockGuard};
 use super::multikey::MultiKind;
 use super::table::{CommandSpec, KeySpec, Run};
 use super::zsets::{mpop_local, parse_mpop, pop_on};
@@ -17,7 +17,7 @@ use crate::engine::{BlockOp, Mode, Shard, ShardSet, Waiter, WakeMsg};
 use crate::protocol::Reply;
 use crate::runtime::Rt;
 use bytes::Bytes;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -268,27 +268,8 @@ async fn block<R: Rt>(ctx: &mut Ctx<'_, R>, req: &Req) -> Reply {
             return r;
         }
         guard.count();
-        let msg = match deadline {
-            None => rx.recv().await,
-            Some(dl) => {
-                let left = dl.saturating_sub(ctx.rt.now());
-                match crate::runtime::timeout(ctx.rt, left, rx.recv()).await {
-                    Some(m) => m,
-                    None => {
-                        if claim.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-                            return Reply::NilArray;
-                        }
-                        // A shard claimed this client first: its reply is on the way.
-                        rx.recv().await
-                    }
-                }
-            }
-        };
-        match msg {
-            Some(Some(reply)) => return reply,
-            // Only list waiters are woken without a reply; retry all the same.
-            Some(None) => continue,
-            None => return Reply::NilArray,
+        if let Some(reply) = wait_wake(ctx.rt, &mut rx, &claim, deadline).await {
+            return reply;
         }
     }
 }

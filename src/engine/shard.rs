@@ -93,6 +93,11 @@ pub struct Shard {
     pub no_touch: bool,
     /// Best eviction candidates seen so far: (score, db, key), higher score goes first.
     evict_pool: Vec<(u64, usize, Bytes)>,
+    /// The replication journal (set by the server; absent in unit tests).
+    pub journal: Option<Arc<crate::replication::journal::Journal>>,
+    /// Set while a job runs for a transaction: its records are collected here and written to
+    /// the journal as one MULTI/EXEC when it ends, instead of one by one.
+    pub capture: Option<Arc<std::sync::Mutex<Vec<crate::replication::journal::Record>>>>,
 }
 
 /// Candidates kept between eviction rounds (Redis's EVPOOL_SIZE).
@@ -123,6 +128,8 @@ impl Shard {
             mem: Arc::new(MemGauge::new(1)),
             no_touch: false,
             evict_pool: Vec::new(),
+            journal: None,
+            capture: None,
         }
     }
 

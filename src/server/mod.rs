@@ -239,6 +239,7 @@ async fn shard_main<R: Rt>(
     shard.config = crate::engine::ShardConfig::from_store(&state.config.read().unwrap());
     shard.peers = Some(Arc::downgrade(&shards));
     shard.mem = shards.mem.clone();
+    shard.journal = Some(state.repl.journal.clone());
     let cell = Rc::new(RefCell::new(shard));
     rt.spawn_local("shard-mailbox", drive_shard(rt.clone(), cell.clone(), mailbox));
     while let Some((handoff, peer)) = conns.recv().await {

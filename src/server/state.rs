@@ -73,6 +73,8 @@ pub struct ServerState {
     pub cluster: super::cmd_cluster::ClusterIdentity,
     /// Snapshots: loading, saves, INFO persistence.
     pub persistence: std::sync::Arc<crate::storage::Persistence>,
+    /// Replication: role, the journal and backlog, the link to a primary.
+    pub repl: std::sync::Arc<crate::replication::Replication>,
 }
 
 impl ServerState {
@@ -82,6 +84,8 @@ impl ServerState {
         refresh_limits(&store, &pubsub_limits);
         let cluster = super::cmd_cluster::ClusterIdentity::from_config(&store, addr);
         let run_id: String = (0..40).map(|_| format!("{:x}", rt.rng_u64() % 16)).collect();
+        let replid: String = (0..40).map(|_| format!("{:x}", rt.rng_u64() % 16)).collect();
+        let backlog_size = store.get_int("repl-backlog-size").max(16 * 1024) as usize;
         ServerState {
             proto_max_bulk_len: AtomicI64::new(store.get_int("proto-max-bulk-len")),
             client_query_buffer_limit: AtomicI64::new(store.get_int("client-query-buffer-limit")),
@@ -104,6 +108,7 @@ impl ServerState {
             pubsub_limits,
             cluster,
             persistence: std::sync::Arc::new(crate::storage::Persistence::new(rt.wall_ms())),
+            repl: std::sync::Arc::new(crate::replication::Replication::new(replid, backlog_size)),
         }
     }
 

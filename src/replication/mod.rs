@@ -1,0 +1,69 @@
+//! Replication in both roles, speaking Redis's protocol (PSYNC2), so Redis replicas can follow
+//! Mayfly and Mayfly can follow Redis.
+//!
+//! - `backlog`: stream bytes, offsets and replication ids, as Redis counts them.
+//! - `journal`: how writes on the shards become that stream (primary role).
+//! - `primary`: serving SYNC/PSYNC, full syncs, feeding each replica, WAIT.
+//! - `replica`: the link to a primary: handshake, full sync load, applying the stream.
+
+pub mod backlog;
+pub mod journal;
+
+use journal::Journal;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// Which role this node plays now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    Primary,
+    /// Replicating from host:port.
+    Replica {
+        host: String,
+        port: u16,
+    },
+}
+
+/// The replica side's view of its link to the primary (INFO replication, ROLE).
+#[derive(Clone, Debug, Default)]
+pub struct LinkStatus {
+    /// "connect", "connecting", "sync", "connected" (ROLE's words for the link state).
+    pub state: &'static str,
+    pub up: bool,
+    pub sync_in_progress: bool,
+    /// Wall ms of the last byte from the primary (0 = never).
+    pub last_io_ms: u64,
+    /// Wall ms when the link went down (0 = it never went up).
+    pub down_since_ms: u64,
+    /// Full sync progress: bytes expected (-1 = EOF-marked stream) and read so far.
+    pub sync_total: i64,
+    pub sync_read: u64,
+}
+
+/// Shared by every thread (in `ServerState`).
+pub struct Replication {
+    pub journal: Arc<Journal>,
+    pub role: Mutex<Role>,
+    pub link: Mutex<LinkStatus>,
+    /// Notified when the role or the primary changes (REPLICAOF), so the link task restarts.
+    pub role_changed: Notify,
+}
+
+impl Replication {
+    pub fn new(replid: String, backlog_size: usize) -> Replication {
+        Replication {
+            journal: Arc::new(Journal::new(replid, backlog_size)),
+            role: Mutex::new(Role::Primary),
+            link: Mutex::new(LinkStatus::default()),
+            role_changed: Notify::new(),
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role.lock().unwrap().clone()
+    }
+
+    pub fn is_replica(&self) -> bool {
+        matches!(*self.role.lock().unwrap(), Role::Replica { .. })
+    }
+}

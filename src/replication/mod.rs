@@ -40,11 +40,31 @@ pub struct LinkStatus {
     pub sync_read: u64,
 }
 
+/// A replica attached to this node, as INFO's slaveN lines and ROLE show it (primary side).
+#[derive(Clone, Debug)]
+pub struct Follower {
+    /// The client id of its connection.
+    pub id: u64,
+    pub ip: String,
+    /// The port it listens on (REPLCONF listening-port), 0 if it never said.
+    pub port: u16,
+    /// "wait_bgsave", "send_bulk" or "online".
+    pub state: &'static str,
+    /// The offset it last acknowledged (REPLCONF ACK).
+    pub ack_offset: u64,
+    /// Wall ms of its last ACK.
+    pub last_ack_ms: u64,
+}
+
 /// Shared by every thread (in `ServerState`).
 pub struct Replication {
     pub journal: Arc<Journal>,
     pub role: Mutex<Role>,
     pub link: Mutex<LinkStatus>,
+    /// Replicas attached to this node (primary side; also a replica's own sub-replicas).
+    pub followers: Mutex<Vec<Follower>>,
+    /// Notified whenever a follower acknowledges an offset (WAIT).
+    pub acked: Notify,
     /// Notified when the role or the primary changes (REPLICAOF), so the link task restarts.
     pub role_changed: Notify,
 }
@@ -55,6 +75,8 @@ impl Replication {
             journal: Arc::new(Journal::new(replid, backlog_size)),
             role: Mutex::new(Role::Primary),
             link: Mutex::new(LinkStatus::default()),
+            followers: Mutex::new(Vec::new()),
+            acked: Notify::new(),
             role_changed: Notify::new(),
         }
     }

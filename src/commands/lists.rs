@@ -434,9 +434,27 @@ pub fn pop_first(sh: &mut Shard, db: usize, keys: &[Bytes], left: bool, count: O
             ]),
         };
         removed(sh, db, key, pop_event(left));
+        // Replicas pop the same elements whichever command did it (BLPOP, LMPOP...).
+        let mut rec = vec![Bytes::from_static(if left { b"LPOP" } else { b"RPOP" }), key.clone()];
+        if let (Some(_), Reply::Array(parts)) = (count, &reply) {
+            if let Some(Reply::Array(items)) = parts.get(1) {
+                rec.push(Bytes::from(items.len().to_string()));
+            }
+        }
+        sh.propagate_instead(db, rec);
         return Some(reply);
     }
     None
+}
+
+fn side(left: bool) -> Bytes {
+    Bytes::from_static(if left { b"LEFT" } else { b"RIGHT" })
+}
+
+/// What replicas apply for a move, whichever command made it (BLMOVE, BRPOPLPUSH...).
+fn propagate_move(sh: &mut Shard, db: usize, src: &Bytes, dst: &Bytes, from_left: bool, to_left: bool) {
+    let rec = vec![Bytes::from_static(b"LMOVE"), src.clone(), dst.clone(), side(from_left), side(to_left)];
+    sh.propagate_instead(db, rec);
 }
 
 /// LMOVE with both keys on this shard. `None` when the source is absent.
@@ -464,6 +482,7 @@ pub fn lmove_local(
     } else {
         sh.notify(db, class::LIST, pop_event(from_left), src);
     }
+    propagate_move(sh, db, src, dst, from_left, to_left);
     Some(Reply::Bulk(v))
 }
 
@@ -685,6 +704,7 @@ async fn attempt<R: Rt>(ctx: &Ctx<'_, R>, req: &Req, waiter: Option<&Waiter>) ->
                 None => return Some(shutting_down()),
             }
             let s3 = src.clone();
+            let d3 = dst.clone();
             let v = tx
                 .run(ss, move |sh| {
                     let v = match list_at(sh, db, &s3, false) {
@@ -693,6 +713,7 @@ async fn attempt<R: Rt>(ctx: &Ctx<'_, R>, req: &Req, waiter: Option<&Waiter>) ->
                     };
                     if v.is_some() {
                         removed(sh, db, &s3, pop_event(from_left));
+                        propagate_move(sh, db, &s3, &d3, from_left, to_left);
                     }
                     v
                 })

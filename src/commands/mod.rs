@@ -44,21 +44,44 @@ pub fn is_blocking(spec: &CommandSpec) -> bool {
 /// Runs a single-shard command's function on its shard: a `denyoom` command first makes room
 /// (eviction by the policy) and is refused with Redis's OOM error when the shard stays over its
 /// share of `maxmemory`; `no_touch` (CLIENT NO-TOUCH) keeps access times as they were.
+/// A write that changed something is recorded for replicas (`engine::propagate`).
 pub fn run_on_shard(
     f: table::ShardFn,
-    denyoom: bool,
-    no_touch: bool,
+    flags: ShardFlags,
     sh: &mut crate::engine::Shard,
     db: usize,
     args: &[Bytes],
 ) -> Reply {
-    if denyoom && sh.config.maxmemory != 0 && !sh.make_room() {
+    if flags.denyoom && sh.config.maxmemory != 0 && !sh.make_room() {
+        sh.flush_propagation();
         return Reply::error(errors::OOM);
     }
-    sh.no_touch = no_touch;
+    sh.no_touch = flags.no_touch;
+    sh.rewritten = false;
+    let dirty = sh.stats.dirty;
     let r = f(sh, db, args);
     sh.no_touch = false;
+    sh.command_done(flags.write, dirty, db, args, &r);
     r
+}
+
+/// What `run_on_shard` needs to know of a command, looked up once per request.
+#[derive(Clone, Copy, Debug)]
+pub struct ShardFlags {
+    pub denyoom: bool,
+    pub write: bool,
+    /// The client asked not to touch access times (CLIENT NO-TOUCH).
+    pub no_touch: bool,
+}
+
+impl ShardFlags {
+    pub fn of(spec: &CommandSpec, client_no_touch: bool) -> ShardFlags {
+        ShardFlags {
+            denyoom: spec.has_flag("denyoom"),
+            write: spec.has_flag("write"),
+            no_touch: client_no_touch && spec.name != "touch",
+        }
+    }
 }
 
 /// Whether a `denyoom` command on `keys` (every shard when it names none) must be refused now:
@@ -101,12 +124,11 @@ pub async fn execute<R: Rt>(ctx: &mut Ctx<'_, R>, spec: &'static CommandSpec, ar
             } else {
                 keys.map(|i| args[i].clone()).collect()
             };
-            let denyoom = spec.has_flag("denyoom");
-            let no_touch = ctx.client.no_touch && spec.name != "touch";
+            let flags = ShardFlags::of(spec, ctx.client.no_touch);
             let out = ctx
                 .shards
                 .run_keyed(ctx.rt, ctx.home, shard, db as u16, &key_list, mode, move |sh| {
-                    let r = run_on_shard(f, denyoom, no_touch, sh, db, &args);
+                    let r = run_on_shard(f, flags, sh, db, &args);
                     (r, args)
                 })
                 .await;
@@ -118,6 +140,21 @@ pub async fn execute<R: Rt>(ctx: &mut Ctx<'_, R>, spec: &'static CommandSpec, ar
         Run::Multi(kind) => {
             if oom_refused(ctx, spec, &args) {
                 return (Reply::error(errors::OOM), args);
+            }
+            // A write whose keys may span shards is recorded as one unit by its transaction
+            // (or by its single-shard job), while it still holds the keys.
+            let journal = &ctx.server.repl.journal;
+            if spec.is_write() && (journal.is_on() || ctx.shards.capture().is_some()) {
+                // Blocking commands record what they popped, wherever that happens.
+                let default = (!is_blocking(spec)).then(|| (ctx.client.db as u16, args.clone()));
+                let cap =
+                    crate::engine::propagate::Capture::new(journal.clone(), default, ctx.shards.capture().cloned());
+                let view = ctx.shards.capturing_view(cap.clone());
+                let mut sub =
+                    Ctx { rt: ctx.rt, shards: &view, home: ctx.home, server: ctx.server, client: &mut *ctx.client };
+                let reply = multikey::run(&mut sub, kind, &args).await;
+                cap.finish();
+                return (reply, args);
             }
             let reply = multikey::run(ctx, kind, &args).await;
             (reply, args)

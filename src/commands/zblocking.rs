@@ -148,7 +148,15 @@ fn pop_first(sh: &mut Shard, db: usize, keys: &[Bytes], max: bool, count: Option
     match mpop_local(sh, db, keys, max, count.unwrap_or(1)) {
         Err(e) => Some(e),
         Ok(None) => None,
-        Ok(Some((k, items))) => Some(pop_reply(k, items, count)),
+        Ok(Some((k, items))) => {
+            // Replicas pop the same members whichever command did it.
+            let mut rec = vec![Bytes::from_static(if max { b"ZPOPMAX" } else { b"ZPOPMIN" }), k.clone()];
+            if count.is_some() {
+                rec.push(Bytes::from(items.len().to_string()));
+            }
+            sh.propagate_instead(db, rec);
+            Some(pop_reply(k, items, count))
+        }
     }
 }
 

@@ -36,6 +36,7 @@ pub async fn drive_shard<R: Rt>(rt: R, cell: ShardCell, mut mailbox: mpsc::Unbou
                     sh.evict_to_limit();
                     sh.publish_usage();
                 }
+                sh.flush_propagation();
                 sh.publish_events();
             }
         }

@@ -8,6 +8,7 @@ mod keytable;
 mod locks;
 pub mod memory;
 pub mod notify;
+pub mod propagate;
 pub mod pubsub;
 mod shard;
 mod shard_config;

@@ -97,7 +97,11 @@ pub struct Shard {
     pub journal: Option<Arc<crate::replication::journal::Journal>>,
     /// Set while a job runs for a transaction: its records are collected here and written to
     /// the journal as one MULTI/EXEC when it ends, instead of one by one.
-    pub capture: Option<Arc<std::sync::Mutex<Vec<crate::replication::journal::Record>>>>,
+    pub capture: Option<Arc<super::propagate::Capture>>,
+    /// Records of the running job, written when it ends (`propagate`).
+    pub pending: Vec<crate::replication::journal::Record>,
+    /// The running command recorded itself in another form (`propagate_instead`).
+    pub rewritten: bool,
 }
 
 /// Candidates kept between eviction rounds (Redis's EVPOOL_SIZE).
@@ -130,6 +134,8 @@ impl Shard {
             evict_pool: Vec::new(),
             journal: None,
             capture: None,
+            pending: Vec::new(),
+            rewritten: false,
         }
     }
 
@@ -284,6 +290,9 @@ impl Shard {
     /// (`notify::class`), `event` Redis's event name ("set", "del", "expire", "hset", ...).
     pub fn notify(&mut self, db: usize, class: u8, event: &'static str, key: &[u8]) {
         self.stats.dirty += 1;
+        if class == class::EXPIRED || class == class::EVICTED {
+            self.propagate_del(db, key);
+        }
         self.account(db, key);
         if self.blocking.is_waiting() {
             self.blocking.mark_ready(db, key);
@@ -416,6 +425,7 @@ impl Shard {
     /// Publishes pending keyspace events, then hands `out` back: a job's reply leaves only after
     /// its events, so a client acting on the reply cannot overtake them.
     pub fn reply_after_events<T>(&mut self, out: T) -> T {
+        self.flush_propagation();
         self.publish_events();
         out
     }
@@ -476,6 +486,7 @@ impl Shard {
             }
             self.publish_usage();
         }
+        self.flush_propagation();
         self.publish_events();
     }
 

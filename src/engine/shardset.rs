@@ -3,6 +3,7 @@
 //! `FnOnce(&mut Shard)`; results come back on a oneshot.
 
 use super::locks::{LockKey, Mode, Waiter};
+use super::propagate::Capture;
 use super::slot::Router;
 use super::Shard;
 use crate::runtime::Rt;
@@ -10,6 +11,7 @@ use bytes::Bytes;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 pub type ShardMsg = super::shard::Job;
@@ -21,12 +23,16 @@ pub struct ShardSet {
     senders: Vec<mpsc::UnboundedSender<ShardMsg>>,
     pub router: Router,
     pub dbnum: usize,
-    next_txid: AtomicU64,
+    /// Shared by every view, so transaction ids never collide.
+    next_txid: Arc<AtomicU64>,
     /// Memory usage the shards publish (see `memory::MemGauge`).
     pub mem: std::sync::Arc<super::memory::MemGauge>,
     /// A view used while EXEC holds the locks of every key its commands touch: `run_keyed`
     /// runs at once and `lock` takes nothing (taking them again would wait on ourselves).
     held: bool,
+    /// Where the records of work run through this view go (a transaction being replicated as
+    /// one unit; see `propagate::Capture`).
+    capture: Option<Arc<Capture>>,
 }
 
 impl ShardSet {
@@ -34,18 +40,66 @@ impl ShardSet {
     pub fn new(router: Router, dbnum: usize) -> (ShardSet, Vec<mpsc::UnboundedReceiver<ShardMsg>>) {
         let (senders, receivers) = (0..router.num_shards).map(|_| mpsc::unbounded_channel()).unzip();
         let mem = std::sync::Arc::new(super::memory::MemGauge::new(router.num_shards));
-        (ShardSet { senders, router, dbnum, next_txid: AtomicU64::new(1), mem, held: false }, receivers)
+        (
+            ShardSet {
+                senders,
+                router,
+                dbnum,
+                next_txid: Arc::new(AtomicU64::new(1)),
+                mem,
+                held: false,
+                capture: None,
+            },
+            receivers,
+        )
     }
 
-    /// The view of this set for commands run under locks a transaction already holds.
-    pub fn held_view(&self) -> ShardSet {
+    /// The view of this set for commands run under locks a transaction already holds; their
+    /// records go to `capture` when the transaction is replicated.
+    pub fn held_view(&self, capture: Option<Arc<Capture>>) -> ShardSet {
         ShardSet {
             senders: self.senders.clone(),
             router: self.router,
             dbnum: self.dbnum,
-            next_txid: AtomicU64::new(1),
+            next_txid: self.next_txid.clone(),
             mem: self.mem.clone(),
             held: true,
+            capture,
+        }
+    }
+
+    /// The same set, with the records of everything run through it going to `capture`; a
+    /// command run through it alone (no transaction) finishes the capture in its job.
+    pub fn capturing_view(&self, capture: Arc<Capture>) -> ShardSet {
+        ShardSet {
+            senders: self.senders.clone(),
+            router: self.router,
+            dbnum: self.dbnum,
+            next_txid: self.next_txid.clone(),
+            mem: self.mem.clone(),
+            held: self.held,
+            capture: Some(capture),
+        }
+    }
+
+    pub fn capture(&self) -> Option<&Arc<Capture>> {
+        self.capture.as_ref()
+    }
+
+    /// Wraps a job so its records go to this view's capture; a lone command (not under held
+    /// locks) is finished before the job lets go of the shard.
+    fn captured<T>(
+        &self,
+        f: impl FnOnce(&mut Shard) -> T + Send + 'static,
+    ) -> impl FnOnce(&mut Shard) -> T + Send + 'static {
+        let cap = self.capture.clone();
+        let finish = !self.held;
+        move |sh: &mut Shard| {
+            let out = sh.with_capture(cap.as_ref(), f);
+            if let (Some(c), true) = (&cap, finish) {
+                c.finish();
+            }
+            out
         }
     }
 
@@ -76,10 +130,11 @@ impl ShardSet {
     ) -> Option<T> {
         rt.perturb("hop-send").await;
         let (tx, rx) = oneshot::channel();
+        let cap = self.capture.clone();
         if !self.post(
             id,
             Box::new(move |sh| {
-                let out = f(sh);
+                let out = sh.with_capture(cap.as_ref(), f);
                 let _ = tx.send(sh.reply_after_events(out));
             }),
         ) {
@@ -103,6 +158,7 @@ impl ShardSet {
         mode: Mode,
         f: impl FnOnce(&mut Shard) -> T + Send + 'static,
     ) -> Option<T> {
+        let f = self.captured(f);
         if id == home.borrow().id {
             let queued = {
                 let mut sh = home.borrow_mut();
@@ -179,6 +235,7 @@ impl ShardSet {
         }
         per_shard.sort_by_key(|(s, _)| *s);
         let mut tx = Tx { set: self, rt, txid, shards: Vec::with_capacity(per_shard.len()) };
+
         if self.held {
             tx.shards = per_shard.iter().map(|(s, _)| *s).collect();
             return tx;
@@ -228,6 +285,11 @@ impl<R: Rt> Tx<'_, R> {
 
 impl<R: Rt> Drop for Tx<'_, R> {
     fn drop(&mut self) {
+        // The transaction's records are written while it still holds every lock, so no
+        // conflicting write can come before them in the stream.
+        if let Some(c) = &self.set.capture {
+            c.finish();
+        }
         if self.set.held {
             return;
         }

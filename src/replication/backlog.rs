@@ -108,6 +108,13 @@ impl Backlog {
         }
     }
 
+    /// Appends a command that needs no database (PING, REPLCONF GETACK).
+    pub fn append_nodb(&mut self, argv: &[Bytes]) {
+        let mut out = Vec::with_capacity(32);
+        encode_command(&mut out, argv);
+        self.push(&out);
+    }
+
     fn select_into(&mut self, out: &mut Vec<u8>, db: u16) {
         if self.stream_db != Some(db) {
             encode_command(out, &[Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())]);

@@ -56,6 +56,11 @@ impl Journal {
         self.appended.notify_waiters();
     }
 
+    pub fn append_nodb(&self, argv: &[Bytes]) {
+        self.backlog.lock().unwrap().append_nodb(argv);
+        self.appended.notify_waiters();
+    }
+
     /// A replica passes its primary's stream on to its own replicas byte for byte.
     pub fn append_raw(&self, bytes: &[u8]) {
         self.backlog.lock().unwrap().append_raw(bytes);

@@ -8,6 +8,8 @@
 
 pub mod backlog;
 pub mod journal;
+pub mod primary;
+pub mod rewrite;
 
 use journal::Journal;
 use std::sync::{Arc, Mutex};

@@ -41,6 +41,8 @@ pub struct ClientState {
     pub subs: super::pubsub::Subscriptions,
     /// Replies a command sends before its own (SUBSCRIBE a b: one confirmation per channel).
     pub pre_replies: Vec<crate::protocol::Reply>,
+    /// REPLCONF's settings, and SYNC/PSYNC once asked (the connection becomes a replica link).
+    pub repl: crate::replication::primary::ReplicaHello,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

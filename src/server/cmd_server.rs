@@ -25,16 +25,24 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, name: &str, args: &[Bytes]) -> Rep
                 return Reply::error(errors::SYNTAX);
             }
             let only = (name == "flushdb").then_some(ctx.client.db);
-            for s in 0..ctx.shards.num_shards() {
+            let n = ctx.shards.num_shards();
+            let (db, record) = (ctx.client.db, args.to_vec());
+            for s in 0..n {
+                let record = record.clone();
                 ctx.shards
-                    .hop(ctx.rt, s, move |sh| match only {
-                        Some(db) => {
-                            sh.touch_watched_db(db, None);
-                            sh.dbs[db].clear()
+                    .hop(ctx.rt, s, move |sh| {
+                        match only {
+                            Some(db) => {
+                                sh.touch_watched_db(db, None);
+                                sh.dbs[db].clear()
+                            }
+                            None => {
+                                (0..sh.dbs.len()).for_each(|db| sh.touch_watched_db(db, None));
+                                sh.dbs.iter_mut().for_each(|d| d.clear())
+                            }
                         }
-                        None => {
-                            (0..sh.dbs.len()).for_each(|db| sh.touch_watched_db(db, None));
-                            sh.dbs.iter_mut().for_each(|d| d.clear())
+                        if s == n - 1 {
+                            sh.propagate(db, record);
                         }
                     })
                     .await;
@@ -56,12 +64,18 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, name: &str, args: &[Bytes]) -> Rep
             }
             let (a, b) = (a as usize, b as usize);
             if a != b {
-                for s in 0..ctx.shards.num_shards() {
+                let n = ctx.shards.num_shards();
+                let (db, record) = (ctx.client.db, args.to_vec());
+                for s in 0..n {
+                    let record = record.clone();
                     ctx.shards
                         .hop(ctx.rt, s, move |sh| {
                             sh.touch_watched_db(a, Some(b));
                             sh.touch_watched_db(b, Some(a));
-                            sh.dbs.swap(a, b)
+                            sh.dbs.swap(a, b);
+                            if s == n - 1 {
+                                sh.propagate(db, record);
+                            }
                         })
                         .await;
                 }

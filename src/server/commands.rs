@@ -19,7 +19,30 @@ const FAST_CONN: &[&str] = &["@fast", "@connection"];
 const NO_AUTH: &[&str] = &["noscript", "loading", "stale", "fast", "no-auth", "allow-busy"];
 const FLUSH_ACL: &[&str] = &["@keyspace", "@write", "@slow", "@dangerous"];
 
+const REPL_FLAGS: &[&str] = &["admin", "noscript", "no-async-loading", "no-multi"];
+const REPL_ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
+
 pub static COMMANDS: &[CommandSpec] = &[
+    conn("psync", -3, REPL_FLAGS, REPL_ACL, "server", "An internal command used in replication.", "2.8.0"),
+    conn("sync", 1, REPL_FLAGS, REPL_ACL, "server", "An internal command used in replication.", "1.0.0"),
+    conn(
+        "replconf",
+        -1,
+        &["admin", "noscript", "loading", "stale", "allow-busy"],
+        REPL_ACL,
+        "server",
+        "An internal command for configuring the replication stream.",
+        "3.0.0",
+    ),
+    conn(
+        "wait",
+        3,
+        &["noscript"],
+        &["@slow", "@connection"],
+        "generic",
+        "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",
+        "3.0.0",
+    ),
     conn("ping", -1, &["fast"], FAST_CONN, "connection", "Returns the server's liveliness response.", "1.0.0"),
     conn("echo", 2, &["fast"], FAST_CONN, "connection", "Returns the given string.", "1.0.0"),
     conn(

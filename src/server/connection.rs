@@ -59,6 +59,7 @@ impl<R: Rt> Connection<R> {
             in_exec: false,
             subs: Default::default(),
             pre_replies: Vec::new(),
+            repl: Default::default(),
         };
         Connection { rt, shards, state, home, client }
     }
@@ -154,6 +155,25 @@ impl<R: Rt> Connection<R> {
                             self.handle(taken).await
                         };
                         args = back;
+                        if self.client.repl.sync.is_some() {
+                            // SYNC/PSYNC: this connection is a replica's link from now on.
+                            if write_all(&self.home, &mut stream, &mut wbuf).await.is_err() {
+                                break 'conn;
+                            }
+                            let hello = std::mem::take(&mut self.client.repl);
+                            crate::replication::primary::serve_replica(
+                                &self.rt,
+                                &self.shards,
+                                &self.state,
+                                &mut stream,
+                                &mut rbuf,
+                                self.client.id,
+                                self.client.addr,
+                                hello,
+                            )
+                            .await;
+                            break 'conn;
+                        }
                         for pre in std::mem::take(&mut self.client.pre_replies) {
                             pre.encode(self.client.resp, &mut wbuf);
                         }
@@ -242,7 +262,10 @@ impl<R: Rt> Connection<R> {
             super::multi::unwatch_all(&self.shards, &mut self.client);
             return Reply::NilArray;
         }
-        let view = self.shards.held_view();
+        // The transaction reaches replicas as one MULTI/EXEC, written before its locks go.
+        let journal = &self.state.repl.journal;
+        let capture = journal.is_on().then(|| crate::engine::propagate::Capture::new(journal.clone(), None, None));
+        let view = self.shards.held_view(capture.clone());
         let mut out = Vec::with_capacity(multi.queued.len());
         self.client.in_exec = true;
         for (spec, args) in multi.queued {
@@ -256,6 +279,9 @@ impl<R: Rt> Connection<R> {
             out.push(reply);
         }
         self.client.in_exec = false;
+        if let Some(c) = capture {
+            c.finish();
+        }
         drop(tx);
         super::multi::unwatch_all(&self.shards, &mut self.client);
         Reply::Array(out)

@@ -41,6 +41,15 @@ pub async fn run_conn_command<R: Rt>(ctx: &mut Ctx<'_, R>, spec: &'static Comman
         | "spublish" => pubsub::run(ctx, spec.name, args).await,
         "debug" => cmd_diag::debug(ctx, args).await,
         "readonly" | "readwrite" => cmd_cluster::read_mode(ctx.server),
+        "replconf" => crate::replication::primary::replconf(&mut ctx.client.repl, args),
+        "sync" | "psync" => {
+            if ctx.server.repl.is_replica() && !ctx.server.repl.link.lock().unwrap().up {
+                return Reply::error(crate::replication::primary::NOMASTERLINK);
+            }
+            ctx.client.repl.sync = Some(args.to_vec());
+            Reply::Ok
+        }
+        "wait" => crate::replication::primary::wait(ctx.rt, ctx.server, args).await,
         _ => cmd_server::run(ctx, spec.name, args).await,
     }
 }

@@ -242,6 +242,9 @@ async fn shard_main<R: Rt>(
     shard.journal = Some(state.repl.journal.clone());
     let cell = Rc::new(RefCell::new(shard));
     rt.spawn_local("shard-mailbox", drive_shard(rt.clone(), cell.clone(), mailbox));
+    if id == 0 {
+        rt.spawn_local("replication-cron", crate::replication::primary::cron(rt.clone(), state.clone()));
+    }
     while let Some((handoff, peer)) = conns.recv().await {
         match rt.adopt(handoff) {
             Ok(stream) => {

@@ -22,9 +22,8 @@ struct Cmd {
     args: Vec<Bytes>,
     key: Bytes,
     name: &'static str,
-    /// `denyoom` flag and the client's NO-TOUCH (see `commands::run_on_shard`).
-    denyoom: bool,
-    no_touch: bool,
+    /// `denyoom`, `write` and the client's NO-TOUCH (see `commands::run_on_shard`).
+    flags: crate::commands::ShardFlags,
 }
 
 type Outcome = Result<Vec<Reply>, Vec<Cmd>>;
@@ -58,8 +57,7 @@ impl Squash {
         no_touch: bool,
     ) {
         let name = spec.name;
-        let denyoom = spec.has_flag("denyoom");
-        let no_touch = no_touch && name != "touch";
+        let flags = crate::commands::ShardFlags::of(spec, no_touch);
         let g = match self.groups.iter().position(|(s, _)| *s == shard) {
             Some(g) => g,
             None => {
@@ -67,7 +65,7 @@ impl Squash {
                 self.groups.len() - 1
             }
         };
-        self.groups[g].1.push(Cmd { f, mode, db, args, key, name, denyoom, no_touch });
+        self.groups[g].1.push(Cmd { f, mode, db, args, key, name, flags });
         self.order.push(g);
     }
 
@@ -86,10 +84,8 @@ impl Squash {
                         let _ = tx.send(Err(cmds));
                         return;
                     }
-                    let replies = cmds
-                        .iter()
-                        .map(|c| crate::commands::run_on_shard(c.f, c.denyoom, c.no_touch, sh, c.db, &c.args))
-                        .collect();
+                    let replies =
+                        cmds.iter().map(|c| crate::commands::run_on_shard(c.f, c.flags, sh, c.db, &c.args)).collect();
                     // Keyspace events go out before the replies, so a client that acts on a
                     // reply cannot overtake them.
                     sh.publish_events();
@@ -107,10 +103,10 @@ impl Squash {
                 Ok(Err(cmds)) => {
                     let mut out = Vec::with_capacity(cmds.len());
                     for c in cmds {
-                        let Cmd { f, mode, db, args, key, denyoom, no_touch, .. } = c;
+                        let Cmd { f, mode, db, args, key, flags, .. } = c;
                         let r = shards
                             .run_keyed(rt, home, shard, db as u16, std::slice::from_ref(&key), mode, move |sh| {
-                                crate::commands::run_on_shard(f, denyoom, no_touch, sh, db, &args)
+                                crate::commands::run_on_shard(f, flags, sh, db, &args)
                             })
                             .await;
                         out.push(r.unwrap_or_else(|| Reply::error(crate::commands::errors::SHUTTING_DOWN)));

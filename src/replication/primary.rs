@@ -1,0 +1,421 @@
+//! The primary side: REPLCONF, SYNC/PSYNC, full and partial resynchronization, and feeding each
+//! replica the stream from the backlog.
+//!
+//! A replica connection starts as an ordinary client. PSYNC marks it (`ReplicaHello::sync`); the
+//! connection then hands its socket to `serve_replica`, which never returns to command mode.
+//! Each replica is fed from the shared backlog at its own pace: the primary never waits for
+//! one. A replica that falls further behind than `client-output-buffer-limit replica` allows
+//! (or out of the backlog) is disconnected and must resynchronize, as in Redis.
+
+use super::{Follower, Replication};
+use crate::engine::ShardSet;
+use crate::protocol::{parse_request, Limits, Reply};
+use crate::runtime::{DiskFile, OpenMode, Rt};
+use crate::server::ServerState;
+use bytes::{Bytes, BytesMut};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// What a connection told us with REPLCONF before asking to sync.
+#[derive(Clone, Debug, Default)]
+pub struct ReplicaHello {
+    pub listening_port: u16,
+    pub ip_address: Option<String>,
+    /// `capa eof`: it reads the diskless `$EOF:<mark>` payload form.
+    pub capa_eof: bool,
+    /// `capa psync2`: it understands `+CONTINUE <replid>`.
+    pub capa_psync2: bool,
+    /// SYNC or PSYNC's arguments, once asked: the connection becomes a replica link.
+    pub sync: Option<Vec<Bytes>>,
+}
+
+/// Bytes sent to a replica per write while it streams.
+const SEND_CHUNK: usize = 64 * 1024;
+/// How often a primary PINGs its replicas through the stream (repl-ping-replica-period).
+const PING_PERIOD: Duration = Duration::from_secs(10);
+
+pub const NOMASTERLINK: &str = "NOMASTERLINK Can't SYNC while not connected with my master";
+
+/// REPLCONF option value ... (the replica's half of the handshake).
+pub fn replconf(hello: &mut ReplicaHello, args: &[Bytes]) -> Reply {
+    if args.len() % 2 == 0 {
+        return Reply::error(crate::commands::errors::SYNTAX);
+    }
+    for pair in args[1..].chunks(2) {
+        let (opt, val) = (pair[0].to_ascii_lowercase(), &pair[1]);
+        match opt.as_slice() {
+            b"listening-port" => match crate::util::parse_i64_strict(val) {
+                Some(p) if (0..=65535).contains(&p) => hello.listening_port = p as u16,
+                _ => return Reply::error("ERR value is not an integer or out of range"),
+            },
+            b"ip-address" => hello.ip_address = Some(String::from_utf8_lossy(val).into_owned()),
+            b"capa" => {
+                if val.eq_ignore_ascii_case(b"eof") {
+                    hello.capa_eof = true;
+                } else if val.eq_ignore_ascii_case(b"psync2") {
+                    hello.capa_psync2 = true;
+                }
+            }
+            // ACKs from a replica are read by its link (`serve_replica`); GETACK matters only
+            // to replicas (their primary asks); the RDB-only modes are for redis-cli --rdb.
+            b"ack" | b"fack" | b"getack" | b"rdb-only" | b"rdb-filter-only" => {}
+            _ => {
+                return Reply::error(format!("ERR Unrecognized REPLCONF option: {}", String::from_utf8_lossy(&pair[0])))
+            }
+        }
+    }
+    Reply::Ok
+}
+
+/// The `replica` class of `client-output-buffer-limit`: (hard, soft, soft seconds).
+fn replica_limits(state: &ServerState) -> (u64, u64, u64) {
+    let text = state.config.read().unwrap().get_str("client-output-buffer-limit").to_string();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    for w in words.chunks(4) {
+        if w.len() == 4 && matches!(w[0].to_ascii_lowercase().as_str(), "slave" | "replica") {
+            let mem = |t: &str| crate::config::parse_memory(t).and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+            return (mem(w[1]), mem(w[2]), w[3].parse().unwrap_or(0));
+        }
+    }
+    (256 << 20, 64 << 20, 60)
+}
+
+/// Whether a PSYNC request can continue from our backlog; the offset to continue from if so.
+fn try_partial(repl: &Replication, args: &[Bytes]) -> Option<u64> {
+    if args.len() < 3 || !args[0].eq_ignore_ascii_case(b"psync") {
+        return None;
+    }
+    let replid = std::str::from_utf8(&args[1]).ok()?;
+    let from = u64::try_from(crate::util::parse_i64_strict(&args[2])?).ok()?;
+    let bl = repl.journal.backlog.lock().unwrap();
+    bl.can_continue(replid, from).then_some(from)
+}
+
+/// Serves a connection that sent SYNC or PSYNC until the replica goes away. `pending` holds
+/// what the replica sent after its PSYNC (usually nothing yet).
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_replica<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
+    rt: &R,
+    shards: &ShardSet,
+    state: &ServerState,
+    stream: &mut S,
+    pending: &mut BytesMut,
+    client_id: u64,
+    peer: SocketAddr,
+    hello: ReplicaHello,
+) {
+    let repl = &state.repl;
+    let args = hello.sync.clone().unwrap_or_default();
+    let ip = hello.ip_address.clone().unwrap_or_else(|| peer.ip().to_string());
+    let name = format!("{ip}:{}", hello.listening_port);
+    let (hard, soft, soft_secs) = replica_limits(state);
+    {
+        // Writes are recorded from now on, and kept while this replica may still need them.
+        let mut bl = repl.journal.backlog.lock().unwrap();
+        bl.activate();
+        bl.retain_for_replicas = bl.retain_for_replicas.max(hard as usize);
+    }
+    repl.journal.set_on(!repl.is_replica());
+    repl.followers.lock().unwrap().push(Follower {
+        id: client_id,
+        ip: ip.clone(),
+        port: hello.listening_port,
+        state: "wait_bgsave",
+        ack_offset: 0,
+        last_ack_ms: rt.wall_ms(),
+    });
+    let result = async {
+        let sent = match try_partial(repl, &args) {
+            Some(from) => {
+                let replid = repl.journal.backlog.lock().unwrap().replid.clone();
+                let line = if hello.capa_psync2 { format!("+CONTINUE {replid}\r\n") } else { "+CONTINUE\r\n".into() };
+                stream.write_all(line.as_bytes()).await?;
+                tracing::info!(replica = %name, "partial resynchronization accepted, continuing from offset {from}");
+                from - 1
+            }
+            None => {
+                if args[0].eq_ignore_ascii_case(b"psync") {
+                    tracing::info!(replica = %name, "full resync requested (replid {} offset {})",
+                        String::from_utf8_lossy(args.get(1).map(|b| &b[..]).unwrap_or(b"?")),
+                        String::from_utf8_lossy(args.get(2).map(|b| &b[..]).unwrap_or(b"?")));
+                }
+                full_sync(rt, shards, state, stream, &hello, &args, client_id, &name).await?
+            }
+        };
+        set_state(repl, client_id, "online");
+        tracing::info!(replica = %name, "synchronization succeeded; streaming from offset {sent}");
+        stream_to(rt, state, stream, pending, client_id, sent, (hard, soft, soft_secs), &name).await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(replica = %name, "connection with replica lost: {e}");
+    }
+    repl.followers.lock().unwrap().retain(|f| f.id != client_id);
+    if repl.followers.lock().unwrap().is_empty() {
+        repl.journal.backlog.lock().unwrap().retain_for_replicas = 0;
+    }
+}
+
+fn set_state(repl: &Replication, id: u64, s: &'static str) {
+    if let Some(f) = repl.followers.lock().unwrap().iter_mut().find(|f| f.id == id) {
+        f.state = s;
+    }
+}
+
+/// Sends a snapshot and returns the offset the stream continues after.
+#[allow(clippy::too_many_arguments)]
+async fn full_sync<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
+    rt: &R,
+    shards: &ShardSet,
+    state: &ServerState,
+    stream: &mut S,
+    hello: &ReplicaHello,
+    args: &[Bytes],
+    client_id: u64,
+    name: &str,
+) -> io::Result<u64> {
+    let repl = &state.repl;
+    let (replid, offset) = {
+        let bl = repl.journal.backlog.lock().unwrap();
+        (bl.replid.clone(), bl.offset)
+    };
+    if args[0].eq_ignore_ascii_case(b"psync") {
+        stream.write_all(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes()).await?;
+    }
+    let (dir, diskless) = {
+        let c = state.config.read().unwrap();
+        (c.get_str("dir").to_string(), c.get_bool("repl-diskless-sync"))
+    };
+    let path = std::path::Path::new(&dir).join(format!("temp-repl-{}-{client_id}.rdb", rt.rng_u64() % 1_000_000));
+    tracing::info!(replica = %name, "starting a snapshot for a full sync at offset {offset}");
+    // Empty lines keep the replica's timeout from firing while the snapshot is made.
+    let size = {
+        let save = crate::storage::snapshot::save_to(rt, shards, &path);
+        tokio::pin!(save);
+        loop {
+            tokio::select! {
+                biased;
+                r = &mut save => break r?,
+                _ = rt.sleep(Duration::from_secs(1)) => stream.write_all(b"\n").await?,
+            }
+        }
+    };
+    set_state(repl, client_id, "send_bulk");
+    let sent = send_file(rt, stream, &path, size, diskless && hello.capa_eof).await;
+    let _ = rt.remove(&path).await;
+    sent?;
+    tracing::info!(replica = %name, "snapshot of {size} bytes sent");
+    Ok(offset)
+}
+
+/// Streams the snapshot file: `$<len>\r\n<bytes>`, or for a diskless-capable replica
+/// `$EOF:<mark>\r\n<bytes><mark>`.
+async fn send_file<R: Rt, S: AsyncWrite + Unpin>(
+    rt: &R,
+    stream: &mut S,
+    path: &std::path::Path,
+    size: u64,
+    eof_form: bool,
+) -> io::Result<()> {
+    let mark: String = (0..40).map(|_| format!("{:x}", rt.rng_u64() % 16)).collect();
+    if eof_form {
+        stream.write_all(format!("$EOF:{mark}\r\n").as_bytes()).await?;
+    } else {
+        stream.write_all(format!("${size}\r\n").as_bytes()).await?;
+    }
+    let file = rt.open(path, OpenMode::READ).await?;
+    let mut buf = vec![0u8; SEND_CHUNK];
+    let mut at = 0u64;
+    while at < size {
+        let n = file.read_at(&mut buf, at).await?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "snapshot file shorter than written"));
+        }
+        stream.write_all(&buf[..n]).await?;
+        at += n as u64;
+    }
+    if eof_form {
+        stream.write_all(mark.as_bytes()).await?;
+    }
+    stream.flush().await
+}
+
+/// Feeds the stream from offset `sent + 1` on, and reads the replica's ACKs, until either side
+/// fails or the replica falls too far behind.
+#[allow(clippy::too_many_arguments)]
+async fn stream_to<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
+    rt: &R,
+    state: &ServerState,
+    stream: &mut S,
+    pending: &mut BytesMut,
+    client_id: u64,
+    mut sent: u64,
+    (hard, soft, soft_secs): (u64, u64, u64),
+    name: &str,
+) -> io::Result<()> {
+    let repl = &state.repl;
+    let journal = &repl.journal;
+    let mut soft_since: Option<u64> = None;
+    let mut args = Vec::new();
+    let limits = Limits::default();
+    loop {
+        read_acks(rt, repl, pending, &limits, &mut args, client_id)?;
+        let appended = journal.appended.notified();
+        tokio::pin!(appended);
+        appended.as_mut().enable();
+        let chunk = {
+            let bl = journal.backlog.lock().unwrap();
+            let lag = bl.offset.saturating_sub(sent);
+            if hard != 0 && lag > hard {
+                return Err(io::Error::other(format!("output buffer limit reached ({lag} bytes behind)")));
+            }
+            if soft != 0 && lag > soft {
+                let since = *soft_since.get_or_insert(rt.wall_ms());
+                if rt.wall_ms().saturating_sub(since) >= soft_secs * 1000 {
+                    return Err(io::Error::other(format!("soft output buffer limit reached for {soft_secs}s")));
+                }
+            } else {
+                soft_since = None;
+            }
+            match bl.read(sent + 1, SEND_CHUNK) {
+                Some(c) => c,
+                None => return Err(io::Error::other("fell out of the replication backlog")),
+            }
+        };
+        if !chunk.is_empty() {
+            // While the write waits on a slow replica, keep checking how far behind it is.
+            let write = stream.write_all(&chunk);
+            tokio::pin!(write);
+            loop {
+                let more = journal.appended.notified();
+                tokio::select! {
+                    biased;
+                    r = &mut write => { r?; break; }
+                    _ = more => {
+                        let lag = journal.offset().saturating_sub(sent);
+                        if hard != 0 && lag > hard {
+                            return Err(io::Error::other(format!("output buffer limit reached ({lag} bytes behind)")));
+                        }
+                    }
+                }
+            }
+            sent += chunk.len() as u64;
+            continue;
+        }
+        stream.flush().await?;
+        tokio::select! {
+            biased;
+            _ = state.stop_notify.notified() => return Ok(()),
+            _ = appended => {}
+            r = stream.read_buf(pending) => match r {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "replica closed the connection")),
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            },
+        }
+        if state.is_stopping() {
+            tracing::info!(replica = %name, "server stopping: closing the replica link");
+            return Ok(());
+        }
+    }
+}
+
+/// Handles what a replica sent: REPLCONF ACK <offset> (others are ignored, as Redis does for
+/// a replica's commands).
+fn read_acks<R: Rt>(
+    rt: &R,
+    repl: &Replication,
+    pending: &mut BytesMut,
+    limits: &Limits,
+    args: &mut Vec<Bytes>,
+    client_id: u64,
+) -> io::Result<()> {
+    loop {
+        match parse_request(pending, limits, args) {
+            Ok(true) => {
+                if args.len() >= 3 && args[0].eq_ignore_ascii_case(b"replconf") && args[1].eq_ignore_ascii_case(b"ack")
+                {
+                    if let Some(off) = crate::util::parse_i64_strict(&args[2]).and_then(|o| u64::try_from(o).ok()) {
+                        if let Some(f) = repl.followers.lock().unwrap().iter_mut().find(|f| f.id == client_id) {
+                            f.ack_offset = f.ack_offset.max(off);
+                            f.last_ack_ms = rt.wall_ms();
+                        }
+                        repl.acked.notify_waiters();
+                    }
+                }
+            }
+            Ok(false) => return Ok(()),
+            Err(e) => return Err(io::Error::other(format!("protocol error from replica: {}", e.0))),
+        }
+    }
+}
+
+/// PINGs replicas through the stream every `PING_PERIOD`, so their timeouts see a live primary
+/// even when nothing is written (Redis's replicationCron).
+pub async fn cron<R: Rt>(rt: R, state: Arc<ServerState>) {
+    loop {
+        rt.sleep(PING_PERIOD).await;
+        if state.is_stopping() {
+            return;
+        }
+        let repl = &state.repl;
+        if !repl.is_replica() && repl.journal.is_on() && !repl.followers.lock().unwrap().is_empty() {
+            repl.journal.append_nodb(&[Bytes::from_static(b"PING")]);
+        }
+    }
+}
+
+/// How many replicas have acknowledged `offset`.
+fn acked(repl: &Replication, offset: u64) -> usize {
+    repl.followers.lock().unwrap().iter().filter(|f| f.state == "online" && f.ack_offset >= offset).count()
+}
+
+/// WAIT numreplicas timeout: waits until that many replicas acknowledged everything written so
+/// far, or the timeout (ms, 0 = forever) passes; answers how many did.
+pub async fn wait<R: Rt>(rt: &R, state: &ServerState, args: &[Bytes]) -> Reply {
+    let repl = &state.repl;
+    if repl.is_replica() {
+        return Reply::error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+    }
+    let Some(want) = crate::util::parse_i64_strict(&args[1]) else {
+        return Reply::error("ERR value is not an integer or out of range");
+    };
+    let Some(timeout) = crate::util::parse_i64_strict(&args[2]) else {
+        return Reply::error("ERR timeout is not an integer or out of range");
+    };
+    if timeout < 0 {
+        return Reply::error("ERR timeout is negative");
+    }
+    let target = repl.journal.offset();
+    if acked(repl, target) as i64 >= want || repl.followers.lock().unwrap().is_empty() {
+        return Reply::Int(acked(repl, target) as i64);
+    }
+    // Ask every replica for its offset now rather than at its next periodic ACK.
+    repl.journal.append_nodb(&[
+        Bytes::from_static(b"REPLCONF"),
+        Bytes::from_static(b"GETACK"),
+        Bytes::from_static(b"*"),
+    ]);
+    let deadline = (timeout > 0).then(|| rt.now() + Duration::from_millis(timeout as u64));
+    loop {
+        let notified = repl.acked.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let n = acked(repl, target);
+        if n as i64 >= want {
+            return Reply::Int(n as i64);
+        }
+        match deadline {
+            Some(d) => {
+                let left = d.saturating_sub(rt.now());
+                if left.is_zero() || crate::runtime::timeout(rt, left, notified).await.is_none() {
+                    return Reply::Int(acked(repl, target) as i64);
+                }
+            }
+            None => notified.await,
+        }
+    }
+}

@@ -85,6 +85,9 @@ pub struct InfoSnapshot {
     pub rejected_connections: u64,
     pub expired_keys: u64,
     pub evicted_keys: u64,
+    pub sync_full: u64,
+    pub sync_partial_ok: u64,
+    pub sync_partial_err: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub repl_backlog_size: i64,
@@ -281,9 +284,9 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
             kv(out, "instantaneous_input_kbps", "0.00");
             kv(out, "instantaneous_output_kbps", "0.00");
             kv(out, "rejected_connections", s.rejected_connections);
-            kv(out, "sync_full", 0);
-            kv(out, "sync_partial_ok", 0);
-            kv(out, "sync_partial_err", 0);
+            kv(out, "sync_full", s.sync_full);
+            kv(out, "sync_partial_ok", s.sync_partial_ok);
+            kv(out, "sync_partial_err", s.sync_partial_err);
             kv(out, "expired_keys", s.expired_keys);
             kv(out, "expired_stale_perc", "0.00");
             kv(out, "expired_time_cap_reached_count", 0);

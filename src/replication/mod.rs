@@ -12,6 +12,7 @@ pub mod primary;
 pub mod rewrite;
 
 use journal::Journal;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
@@ -67,6 +68,10 @@ pub struct Replication {
     pub followers: Mutex<Vec<Follower>>,
     /// Notified whenever a follower acknowledges an offset (WAIT).
     pub acked: Notify,
+    /// INFO stats: full syncs served, partial resyncs accepted and refused.
+    pub sync_full: AtomicU64,
+    pub sync_partial_ok: AtomicU64,
+    pub sync_partial_err: AtomicU64,
     /// Notified when the role or the primary changes (REPLICAOF), so the link task restarts.
     pub role_changed: Notify,
 }
@@ -79,6 +84,9 @@ impl Replication {
             link: Mutex::new(LinkStatus::default()),
             followers: Mutex::new(Vec::new()),
             acked: Notify::new(),
+            sync_full: AtomicU64::new(0),
+            sync_partial_ok: AtomicU64::new(0),
+            sync_partial_err: AtomicU64::new(0),
             role_changed: Notify::new(),
         }
     }

@@ -15,6 +15,7 @@ use crate::server::ServerState;
 use bytes::{Bytes, BytesMut};
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -133,10 +134,15 @@ pub async fn serve_replica<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
                 let replid = repl.journal.backlog.lock().unwrap().replid.clone();
                 let line = if hello.capa_psync2 { format!("+CONTINUE {replid}\r\n") } else { "+CONTINUE\r\n".into() };
                 stream.write_all(line.as_bytes()).await?;
+                repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(replica = %name, "partial resynchronization accepted, continuing from offset {from}");
                 from - 1
             }
             None => {
+                repl.sync_full.fetch_add(1, Ordering::Relaxed);
+                if args[0].eq_ignore_ascii_case(b"psync") && args.get(1).is_some_and(|id| &id[..] != b"?") {
+                    repl.sync_partial_err.fetch_add(1, Ordering::Relaxed);
+                }
                 if args[0].eq_ignore_ascii_case(b"psync") {
                     tracing::info!(replica = %name, "full resync requested (replid {} offset {})",
                         String::from_utf8_lossy(args.get(1).map(|b| &b[..]).unwrap_or(b"?")),

@@ -81,6 +81,9 @@ pub async fn gather<R: Rt>(rt: &R, shards: &ShardSet, server: &ServerState, want
             total_connections_received: server.stats.connections_received.load(Ordering::Relaxed),
             rejected_connections: server.stats.rejected_connections.load(Ordering::Relaxed),
             repl_backlog_size: cfg.get_int("repl-backlog-size"),
+            sync_full: server.repl.sync_full.load(Ordering::Relaxed),
+            sync_partial_ok: server.repl.sync_partial_ok.load(Ordering::Relaxed),
+            sync_partial_err: server.repl.sync_partial_err.load(Ordering::Relaxed),
             dbs: vec![DbCounts::default(); shards.dbnum],
             cluster_enabled: !cfg.get_str("cluster-mode").is_empty(),
             ..Default::default()

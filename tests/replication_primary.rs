@@ -1,0 +1,159 @@
+//! Redis 7.0 replicating from Mayfly: a real redis-server follows a Mayfly primary through a
+//! full sync, a live stream of every data type (with the commands Redis rewrites for its
+//! replicas), a partial resync after the link is cut, and WAIT. Skipped with a note when
+//! redis-server is not installed.
+
+mod common;
+
+use common::redis_peer::{dataset, eventually, first_difference, info_field, installed, RedisServer};
+use common::Server;
+use std::time::Duration;
+
+fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> T {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn w(c: &mut redis::Connection, args: &[&str]) {
+    let _: redis::Value = q(c, args);
+}
+
+/// Data of every type, some with TTLs, some in another database.
+fn seed(c: &mut redis::Connection) {
+    for i in 0..200 {
+        w(c, &["SET", &format!("str:{i}"), &format!("value-{i}")]);
+        w(c, &["SET", &format!("int:{i}"), &i.to_string()]);
+    }
+    w(c, &["SET", "ttl:a", "x", "EX", "1000"]);
+    w(c, &["HSET", "hash:small", "a", "1", "b", "2"]);
+    for i in 0..300 {
+        w(c, &["HSET", "hash:big", &format!("f{i}"), &"v".repeat(i % 70)]);
+        w(c, &["RPUSH", "list:big", &format!("e{i}")]);
+        w(c, &["SADD", "set:big", &format!("m{i}")]);
+        w(c, &["ZADD", "zset:big", &(i as f64 / 7.0).to_string(), &format!("z{i}")]);
+    }
+    w(c, &["SADD", "set:ints", "1", "2", "3", "100000"]);
+    w(c, &["RPUSH", "list:small", "a", "b", "c"]);
+    w(c, &["ZADD", "zset:small", "1", "a", "2.5", "b"]);
+    w(c, &["PFADD", "hll", "a", "b", "c", "d"]);
+    w(c, &["SETBIT", "bits", "1000", "1"]);
+    w(c, &["PEXPIRE", "hash:small", "900000"]);
+    w(c, &["SELECT", "3"]);
+    w(c, &["SET", "in:db3", "three"]);
+    w(c, &["SELECT", "0"]);
+}
+
+/// Writes while the replica streams, including every command Redis rewrites for replicas.
+fn live(c: &mut redis::Connection, round: usize) {
+    let r = round.to_string();
+    w(c, &["SET", &format!("live:{r}"), &r, "PX", "500000"]);
+    w(c, &["SETEX", &format!("setex:{r}"), "1000", "v"]);
+    w(c, &["INCR", "counter"]);
+    w(c, &["INCRBYFLOAT", "float", "0.1"]);
+    w(c, &["HINCRBYFLOAT", "hash:small", "f", "1.5"]);
+    w(c, &["EXPIRE", &format!("str:{round}"), "1000"]);
+    w(c, &["SPOP", "set:big"]);
+    w(c, &["SPOP", "set:ints", "2"]);
+    w(c, &["LPUSH", "list:small", &r]);
+    w(c, &["LMOVE", "list:big", "list:other", "LEFT", "RIGHT"]);
+    w(c, &["ZINCRBY", "zset:small", "1", "a"]);
+    w(c, &["ZPOPMIN", "zset:big"]);
+    w(c, &["BLPOP", "list:small", "1"]);
+    w(c, &["MSET", "m:a", &r, "m:b", &r, "m:c", &r]);
+    w(c, &["SUNIONSTORE", "set:union", "set:ints", "set:big"]);
+    w(c, &["DEL", &format!("int:{round}")]);
+    w(c, &["GETDEL", &format!("int:{}", round + 100)]);
+    w(c, &["PFADD", "hll", &r]);
+    w(c, &["SETBIT", "bits", &(round * 3).to_string(), "1"]);
+    w(c, &["MULTI"]);
+    w(c, &["INCR", "tx:a"]);
+    w(c, &["INCR", "tx:b"]);
+    w(c, &["RPUSH", "tx:list", &r]);
+    w(c, &["EXEC"]);
+    w(c, &["SET", &format!("short:{r}"), "gone", "PX", "1"]);
+    w(c, &["SELECT", "3"]);
+    w(c, &["SET", &format!("db3:{r}"), &r]);
+    w(c, &["SELECT", "0"]);
+}
+
+fn linked(replica: &mut redis::Connection) -> bool {
+    info_field(replica, "master_link_status").as_deref() == Some("up")
+        && info_field(replica, "master_sync_in_progress").as_deref() == Some("0")
+}
+
+fn converged(primary: &mut redis::Connection, replica: &mut redis::Connection) -> Result<(), String> {
+    let want: i64 = q(primary, &["WAIT", "1", "5000"]);
+    if want != 1 {
+        return Err(format!("WAIT answered {want}"));
+    }
+    let (a, b) = (dataset(primary, 4), dataset(replica, 4));
+    match first_difference(&a, &b) {
+        None => Ok(()),
+        Some(d) => Err(format!("{} keys vs {}: {d}", a.len(), b.len())),
+    }
+}
+
+#[test]
+fn redis_replica_follows_mayfly_full_sync_live_stream_and_partial_resync() {
+    if !installed("redis-server") {
+        println!("NOTE: redis-server not installed; replication interop skipped");
+        return;
+    }
+    let m = Server::start(&["--proactor_threads", "3"]);
+    let mut p = m.client();
+    seed(&mut p);
+    let r = RedisServer::start(&["--replicaof", "127.0.0.1", &m.port.to_string()]);
+    let mut rc = r.client();
+    assert!(eventually(Duration::from_secs(20), || linked(&mut rc)), "the replica never synced");
+    for round in 0..20 {
+        live(&mut p, round);
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    converged(&mut p, &mut rc).unwrap();
+    assert_eq!(info_field(&mut p, "sync_full").as_deref(), Some("1"));
+
+    // Writes to a Redis replica are refused; ours keep flowing.
+    let err = redis::cmd("SET").arg("x").arg("1").query::<()>(&mut rc).unwrap_err();
+    assert!(err.to_string().to_lowercase().contains("read only replica"), "{err}");
+
+    // Cut the link: the replica comes back with PSYNC and continues from the backlog.
+    w(&mut rc, &["CLIENT", "KILL", "TYPE", "master"]);
+    for round in 20..30 {
+        live(&mut p, round);
+    }
+    assert!(eventually(Duration::from_secs(20), || linked(&mut rc)), "the replica never came back");
+    converged(&mut p, &mut rc).unwrap();
+    assert_eq!(info_field(&mut p, "sync_partial_ok").as_deref(), Some("1"));
+    assert_eq!(info_field(&mut p, "sync_full").as_deref(), Some("1"), "a partial resync, not a full one");
+}
+
+#[test]
+fn wait_counts_acknowledging_replicas_and_times_out() {
+    if !installed("redis-server") {
+        println!("NOTE: redis-server not installed; replication interop skipped");
+        return;
+    }
+    let m = Server::start(&["--proactor_threads", "2"]);
+    let mut p = m.client();
+    let none: i64 = q(&mut p, &["WAIT", "0", "0"]);
+    assert_eq!(none, 0);
+    let r1 = RedisServer::start(&["--replicaof", "127.0.0.1", &m.port.to_string()]);
+    let r2 = RedisServer::start(&["--replicaof", "127.0.0.1", &m.port.to_string()]);
+    for r in [&r1, &r2] {
+        let mut c = r.client();
+        assert!(eventually(Duration::from_secs(20), || linked(&mut c)));
+    }
+    w(&mut p, &["SET", "k", "v"]);
+    let two: i64 = q(&mut p, &["WAIT", "2", "5000"]);
+    assert_eq!(two, 2);
+    // Asking for more replicas than exist returns what there is once the timeout passes.
+    let start = std::time::Instant::now();
+    let still_two: i64 = q(&mut p, &["WAIT", "3", "300"]);
+    assert_eq!(still_two, 2);
+    assert!(start.elapsed() >= Duration::from_millis(250));
+    let err = redis::cmd("WAIT").arg("1").arg("-1").query::<i64>(&mut p).unwrap_err();
+    assert!(err.to_string().contains("timeout is negative"), "{err}");
+}

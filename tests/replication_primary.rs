@@ -3,6 +3,8 @@
 //! replicas), a partial resync after the link is cut, and WAIT. Skipped with a note when
 //! redis-server is not installed.
 
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 
 use common::redis_peer::{dataset, eventually, first_difference, info_field, installed, RedisServer};

@@ -159,3 +159,32 @@ fn wait_counts_acknowledging_replicas_and_times_out() {
     let err = redis::cmd("WAIT").arg("1").arg("-1").query::<i64>(&mut p).unwrap_err();
     assert!(err.to_string().contains("timeout is negative"), "{err}");
 }
+
+#[test]
+fn a_replica_that_stops_reading_is_cut_off_at_its_output_buffer_limit() {
+    use std::io::{Read, Write};
+    let m = Server::start(&["--proactor_threads", "2", "--client-output-buffer-limit", "replica 1mb 0 0"]);
+    let mut stalled = m.raw();
+    stalled.write_all(b"REPLCONF listening-port 1\r\nPSYNC ? -1\r\n").unwrap();
+    // Let the full sync start, then never read again while the primary keeps writing.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut p = m.client();
+    let value = "x".repeat(10_000);
+    for i in 0..2000 {
+        w(&mut p, &["SET", &format!("k{i}"), &value]);
+    }
+    // The primary was not held up, and it closed the link: reading now reaches EOF well before
+    // the 20 MB written.
+    stalled.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut total = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match stalled.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) => panic!("the stalled replica was never disconnected ({total} bytes read): {e}"),
+        }
+    }
+    assert!(total < 8 << 20, "read {total} bytes before the cut");
+    assert_eq!(q::<i64>(&mut p, &["DBSIZE"]), 2000);
+}

@@ -239,6 +239,11 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, name: &str, args: &[Bytes]) -> Rep
         "publish" | "spublish" => {
             let family = if name == "publish" { Family::Channel } else { Family::Shard };
             let p = Publication { family, channel: args[1].clone(), payload: args[2].clone() };
+            // Replicas' subscribers hear it too, as Redis forwards PUBLISH to its replicas.
+            let journal = &ctx.server.repl.journal;
+            if journal.is_on() {
+                journal.append_nodb(args);
+            }
             Reply::Int(publish(ctx.rt, ctx.shards, p).await)
         }
         _ => Reply::error(format!("ERR command '{name}' has no handler")),

@@ -6,10 +6,20 @@
 //! - `primary`: serving SYNC/PSYNC, full syncs, feeding each replica, WAIT.
 //! - `replica`: the link to a primary: handshake, full sync load, applying the stream.
 
+mod apply;
 pub mod backlog;
+pub mod commands;
+mod full_sync;
+pub mod gate;
+pub mod info;
 pub mod journal;
+mod link;
+pub mod rdb_receive;
+pub mod replica;
+pub mod role;
 
 use journal::Journal;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
@@ -67,6 +77,8 @@ pub struct Replication {
     pub acked: Notify,
     /// Notified when the role or the primary changes (REPLICAOF), so the link task restarts.
     pub role_changed: Notify,
+    /// Whether this node follows a primary now: the per-command check reads only this.
+    pub following: AtomicBool,
 }
 
 impl Replication {
@@ -78,6 +90,7 @@ impl Replication {
             followers: Mutex::new(Vec::new()),
             acked: Notify::new(),
             role_changed: Notify::new(),
+            following: AtomicBool::new(false),
         }
     }
 

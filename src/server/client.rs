@@ -41,6 +41,8 @@ pub struct ClientState {
     pub subs: super::pubsub::Subscriptions,
     /// Replies a command sends before its own (SUBSCRIBE a b: one confirmation per channel).
     pub pre_replies: Vec<crate::protocol::Reply>,
+    /// The link to our primary applying its stream: never refused as read-only or stale.
+    pub is_master: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

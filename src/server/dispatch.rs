@@ -41,6 +41,7 @@ pub async fn run_conn_command<R: Rt>(ctx: &mut Ctx<'_, R>, spec: &'static Comman
         | "spublish" => pubsub::run(ctx, spec.name, args).await,
         "debug" => cmd_diag::debug(ctx, args).await,
         "readonly" | "readwrite" => cmd_cluster::read_mode(ctx.server),
+        "replicaof" | "slaveof" | "role" => crate::replication::commands::run(ctx, spec.name, args).await,
         _ => cmd_server::run(ctx, spec.name, args).await,
     }
 }

@@ -276,3 +276,72 @@ fn replicaof_errors_and_stale_data_refusal() {
     assert_eq!(q::<String>(&mut r, &["REPLICAOF", "NO", "ONE"]), "OK");
     assert_eq!(q::<Option<String>>(&mut r, &["GET", "k"]), None);
 }
+
+/// Reads one RESP array of bulk strings (what a replica sends its primary).
+fn read_command(r: &mut std::io::BufReader<std::net::TcpStream>) -> Vec<String> {
+    use std::io::{BufRead, Read};
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let n: usize = line.trim().strip_prefix('*').unwrap_or_else(|| panic!("not an array: {line:?}")).parse().unwrap();
+    (0..n)
+        .map(|_| {
+            line.clear();
+            r.read_line(&mut line).unwrap();
+            let len: usize = line.trim()[1..].parse().unwrap();
+            let mut buf = vec![0u8; len + 2];
+            r.read_exact(&mut buf).unwrap();
+            String::from_utf8_lossy(&buf[..len]).into_owned()
+        })
+        .collect()
+}
+
+/// Accepts the replica's next connection and answers its handshake; returns its PSYNC.
+fn accept_handshake(l: &std::net::TcpListener) -> (std::net::TcpStream, Vec<String>) {
+    use std::io::Write;
+    l.set_nonblocking(false).unwrap();
+    let (mut s, _) = l.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+    assert_eq!(read_command(&mut r), ["PING"]);
+    s.write_all(b"+PONG\r\n").unwrap();
+    let port = read_command(&mut r);
+    assert_eq!(port[..2], ["REPLCONF", "listening-port"]);
+    s.write_all(b"+OK\r\n").unwrap();
+    assert_eq!(read_command(&mut r), ["REPLCONF", "capa", "eof", "capa", "psync2"]);
+    s.write_all(b"+OK\r\n").unwrap();
+    let psync = read_command(&mut r);
+    (s, psync)
+}
+
+#[test]
+fn corrupt_payloads_silent_primaries_and_garbage_drop_the_link_not_the_server() {
+    use std::io::Write;
+    let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = fake.local_addr().unwrap().port();
+    let replica = Server::start(&["--replicaof", &format!("127.0.0.1:{port}"), "--repl-timeout", "1"]);
+    let id = "f".repeat(40);
+
+    // A payload that is not an RDB: an error on the link, an empty dataset, a retry.
+    let (mut s, psync) = accept_handshake(&fake);
+    assert_eq!(psync, ["PSYNC", "?", "-1"]);
+    s.write_all(format!("+FULLRESYNC {id} 100\r\n$20\r\nthis is not an rdb!!").as_bytes()).unwrap();
+    let (mut s, psync) = accept_handshake(&fake);
+    assert_eq!(psync, ["PSYNC", "?", "-1"], "a failed load leaves no history to continue");
+    let mut r = replica.client();
+    assert_eq!(q::<String>(&mut r, &["PING"]), "PONG");
+    assert_eq!(q::<i64>(&mut r, &["DBSIZE"]), 0);
+    assert_eq!(info_field(&mut r, "replication", "master_link_status"), "down");
+
+    // A primary that goes silent is dropped after repl-timeout.
+    let started = Instant::now();
+    s.write_all(b"+CONTINUE\r\n").unwrap();
+    let (mut s, _) = accept_handshake(&fake);
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(5), "reconnected after {took:?}");
+
+    // Garbage in the stream ends the link too; the server keeps serving.
+    s.write_all(b"+CONTINUE\r\n*1\r\n$4\r\nPING\r\n*x\r\n").unwrap();
+    let (_s, _) = accept_handshake(&fake);
+    assert_eq!(q::<String>(&mut r, &["PING"]), "PONG");
+    drop(fake);
+}

@@ -214,6 +214,10 @@ fn replicates_from_redis_through_full_sync_stream_resync_and_promotion() {
     wait_in_sync(&mut p, &mut r);
     assert_eq!(assert_same_data(&mut p, &mut r), 13 + 13 - 1 + 2);
 
+    // WAIT on redis gets our acknowledgement (REPLCONF GETACK answered with the exact offset).
+    q::<()>(&mut p, &["SET", "acked", "1"]);
+    assert_eq!(q::<i64>(&mut p, &["WAIT", "1", "5000"]), 1);
+
     // Clients cannot write to a read-only replica.
     let err = redis::cmd("SET").arg("k").arg("v").query::<()>(&mut r).unwrap_err();
     assert_eq!(err.code(), Some("READONLY"), "{err}");

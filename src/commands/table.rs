@@ -118,6 +118,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(crate::server::commands::COMMANDS)
         .chain(crate::server::multi::COMMANDS)
         .chain(crate::server::pubsub::COMMANDS)
+        .chain(crate::replication::commands::COMMANDS)
 }
 
 type Index = hashbrown::HashMap<&'static str, &'static CommandSpec, foldhash::fast::FixedState>;

@@ -53,6 +53,7 @@ pub static PARAMS: &[Param] = &[
     p("databases", Kind::Int { min: 1, max: 1024 }, "16", false, "number of databases (also --dbnum)"),
     p("requirepass", Kind::Str, "", true, "password clients must AUTH with"),
     p("masterauth", Kind::Str, "", true, "password for the primary when replicating"),
+    p("masteruser", Kind::Str, "", true, "ACL user for the primary when replicating"),
     p("maxmemory", Kind::Memory, "0", true, "memory limit (400mb, 1gb); 0 = none"),
     p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", true, "what to evict at maxmemory"),
     p("maxmemory-samples", Kind::Int { min: 1, max: 64 }, "5", true, "keys sampled per eviction"),

@@ -20,7 +20,7 @@ pub async fn drive_shard<R: Rt>(rt: R, cell: ShardCell, mut mailbox: mpsc::Unbou
                 rt.sleep(EXPIRE_TICK).await;
                 let mut sh = cell.borrow_mut();
                 sh.now_ms = rt.wall_ms();
-                if sh.active_expire {
+                if sh.active_expire && !sh.replica_mode {
                     sh.expire_cycle(EXPIRE_BUDGET);
                 }
                 if sh.id == 0 && sh.config.maxmemory != 0 {

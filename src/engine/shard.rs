@@ -87,6 +87,8 @@ pub struct Shard {
     pub slowlog: crate::metrics::slowlog::SlowLog,
     /// The active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE turns it off).
     pub active_expire: bool,
+    /// Set while this node is a replica: its primary expires keys (and sends DEL).
+    pub replica_mode: bool,
     /// Usage figures shared with other threads (the server's; a private one in unit tests).
     pub mem: Arc<MemGauge>,
     /// The running command's client asked not to touch access times (CLIENT NO-TOUCH).
@@ -129,6 +131,7 @@ impl Shard {
             peers: None,
             slowlog: Default::default(),
             active_expire: true,
+            replica_mode: false,
             mem: Arc::new(MemGauge::new(1)),
             no_touch: false,
             evict_pool: Vec::new(),

@@ -101,6 +101,9 @@ pub struct InfoSnapshot {
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
     pub cluster_enabled: bool,
+    /// The whole replication section as `replication::info` renders it (empty: a primary
+    /// that never had a replica, printed below).
+    pub replication: String,
 }
 
 /// Sections in the order Redis prints them, and whether `INFO`/`default` includes each.
@@ -322,6 +325,7 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
             kv(out, "io_threaded_reads_processed", 0);
             kv(out, "io_threaded_writes_processed", 0);
         }
+        "replication" if !s.replication.is_empty() => out.push_str(&s.replication),
         "replication" => {
             out.push_str("# Replication\r\n");
             kv(out, "role", "master");

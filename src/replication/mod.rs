@@ -6,13 +6,22 @@
 //! - `primary`: serving SYNC/PSYNC, full syncs, feeding each replica, WAIT.
 //! - `replica`: the link to a primary: handshake, full sync load, applying the stream.
 
+mod apply;
 pub mod backlog;
+pub mod commands;
+mod full_sync;
+pub mod gate;
+pub mod info;
 pub mod journal;
+mod link;
 pub mod primary;
+pub mod rdb_receive;
+pub mod replica;
 pub mod rewrite;
+pub mod role;
 
 use journal::Journal;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
@@ -74,6 +83,8 @@ pub struct Replication {
     pub sync_partial_err: AtomicU64,
     /// Notified when the role or the primary changes (REPLICAOF), so the link task restarts.
     pub role_changed: Notify,
+    /// Whether this node follows a primary now: the per-command check reads only this.
+    pub following: AtomicBool,
 }
 
 impl Replication {
@@ -88,6 +99,7 @@ impl Replication {
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
             role_changed: Notify::new(),
+            following: AtomicBool::new(false),
         }
     }
 

@@ -43,6 +43,8 @@ pub struct ClientState {
     pub pre_replies: Vec<crate::protocol::Reply>,
     /// REPLCONF's settings, and SYNC/PSYNC once asked (the connection becomes a replica link).
     pub repl: crate::replication::primary::ReplicaHello,
+    /// The link to our primary applying its stream: never refused as read-only or stale.
+    pub is_master: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -86,6 +86,15 @@ pub async fn gather<R: Rt>(rt: &R, shards: &ShardSet, server: &ServerState, want
             sync_partial_err: server.repl.sync_partial_err.load(Ordering::Relaxed),
             dbs: vec![DbCounts::default(); shards.dbnum],
             cluster_enabled: !cfg.get_str("cluster-mode").is_empty(),
+            replication: crate::replication::info::render(
+                &server.repl,
+                &crate::replication::info::InfoSettings {
+                    read_only: cfg.get_bool("replica-read-only"),
+                    backlog_size: cfg.get_int("repl-backlog-size"),
+                    replica_priority: 100,
+                },
+                now_ms,
+            ),
             ..Default::default()
         }
     };

@@ -60,8 +60,29 @@ impl<R: Rt> Connection<R> {
             subs: Default::default(),
             pre_replies: Vec::new(),
             repl: Default::default(),
+            is_master: false,
         };
         Connection { rt, shards, state, home, client }
+    }
+
+    /// The client a replica applies its primary's stream through: the normal command path,
+    /// authenticated, exempt from the read-only and stale-data refusals.
+    pub(crate) fn master_client(
+        rt: R,
+        shards: Arc<ShardSet>,
+        state: Arc<ServerState>,
+        home: ShardCell,
+        peer: SocketAddr,
+    ) -> Self {
+        let mut c = Connection::new(rt, shards, state, home, peer);
+        c.client.authenticated = true;
+        c.client.is_master = true;
+        c
+    }
+
+    /// Runs one command from the primary's stream; the reply is for logging only.
+    pub(crate) async fn run_from_master(&mut self, args: Vec<Bytes>) -> Reply {
+        self.execute(args).await.0
     }
 
     pub async fn serve(mut self, mut stream: R::Stream) {
@@ -428,6 +449,12 @@ impl<R: Rt> Connection<R> {
             self.reject(spec.name);
             args.clear();
             return (Reply::error(errors::NOAUTH), args);
+        }
+        if let Some(refusal) = crate::replication::gate::refusal(&self.state, spec, &self.client) {
+            self.flag_multi();
+            self.reject(spec.name);
+            args.clear();
+            return (Reply::error(refusal), args);
         }
         if self.state.cluster.enabled && super::cmd_cluster::cross_slot(spec, &args) {
             self.flag_multi();

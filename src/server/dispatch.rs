@@ -50,6 +50,7 @@ pub async fn run_conn_command<R: Rt>(ctx: &mut Ctx<'_, R>, spec: &'static Comman
             Reply::Ok
         }
         "wait" => crate::replication::primary::wait(ctx.rt, ctx.server, args).await,
+        "replicaof" | "slaveof" | "role" => crate::replication::commands::run(ctx, spec.name, args).await,
         _ => cmd_server::run(ctx, spec.name, args).await,
     }
 }

@@ -21,6 +21,7 @@ mod squash;
 mod state;
 
 pub use client::{ClientHandle, ClientRegistry, ClientState, ReplyMode};
+pub(crate) use connection::Connection;
 pub use state::ServerState;
 
 use crate::config::Config;
@@ -89,6 +90,12 @@ pub async fn run<R: Rt>(rt: R, mut config: Config, on_bound: impl FnOnce(&Starte
         rt.spawn_shard(id, Box::new(move || Box::pin(shard_main(rt2, id, seed, shards2, state2, mailbox, crx))));
     }
 
+    let replicaof = state.config.read().unwrap().get_str("replicaof").to_string();
+    match crate::replication::role::parse_replicaof(&replicaof) {
+        Ok(Some((host, port))) => crate::replication::role::follow(&rt, &shards, &state.repl, &host, port).await,
+        Ok(None) => {}
+        Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)),
+    }
     tracing::info!(
         version = crate::VERSION,
         redis_version = crate::REDIS_VERSION,
@@ -244,6 +251,7 @@ async fn shard_main<R: Rt>(
     rt.spawn_local("shard-mailbox", drive_shard(rt.clone(), cell.clone(), mailbox));
     if id == 0 {
         rt.spawn_local("replication-cron", crate::replication::primary::cron(rt.clone(), state.clone()));
+        crate::replication::replica::start(rt.clone(), shards.clone(), state.clone(), cell.clone());
     }
     while let Some((handoff, peer)) = conns.recv().await {
         match rt.adopt(handoff) {

@@ -144,7 +144,12 @@ async fn insert_all<R: Rt>(rt: &R, shards: &ShardSet, data: &[u8], limits: Limit
 /// Loads `path` into the shards. On any error nothing stays loaded.
 pub async fn load_file<R: Rt>(rt: &R, shards: &ShardSet, path: &Path, limits: Limits) -> Result<Loaded, LoadError> {
     let data = read_all(rt, path).await.map_err(LoadError::Io)?;
-    let out = insert_all(rt, shards, &data, limits).await;
+    load_bytes(rt, shards, &data, limits).await
+}
+
+/// Loads a whole RDB held in memory (a replica's full sync). On any error nothing stays loaded.
+pub async fn load_bytes<R: Rt>(rt: &R, shards: &ShardSet, data: &[u8], limits: Limits) -> Result<Loaded, LoadError> {
+    let out = insert_all(rt, shards, data, limits).await;
     if out.is_err() {
         for s in 0..shards.num_shards() {
             shards.hop(rt, s, |sh| sh.dbs.iter_mut().for_each(|d| d.clear())).await;

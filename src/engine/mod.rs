@@ -1,6 +1,7 @@
 //! The sharded engine: shards own the data, the shard set routes work to them and coordinates
 //! transactions across them. No sockets, no RESP, no runtime calls beyond the `Rt` it is handed.
 
+mod barrier;
 mod blocking;
 mod db;
 mod driver;
@@ -14,6 +15,7 @@ mod shard_config;
 mod shardset;
 pub mod slot;
 
+pub use barrier::Barrier;
 pub use blocking::{BlockOp, ServeFn, Waiter, WakeMsg};
 pub use db::Db;
 pub use driver::drive_shard;

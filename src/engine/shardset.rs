@@ -53,6 +53,11 @@ impl ShardSet {
         self.held
     }
 
+    /// A fresh transaction id (for locks and barriers).
+    pub(super) fn new_txid(&self) -> u64 {
+        self.next_txid.fetch_add(1, Ordering::Relaxed)
+    }
+
     pub fn num_shards(&self) -> usize {
         self.senders.len()
     }
@@ -160,7 +165,7 @@ impl ShardSet {
 
     /// Like `lock`, for keys in several databases (COPY ... DB n, MOVE).
     pub async fn lock_in<'a, R: Rt>(&'a self, rt: &'a R, keys: &[(u16, Bytes, Mode)]) -> Tx<'a, R> {
-        let txid = self.next_txid.fetch_add(1, Ordering::Relaxed);
+        let txid = self.new_txid();
         let mut per_shard: Vec<(usize, Vec<(LockKey, Mode)>)> = Vec::new();
         for (db, k, m) in keys {
             let s = self.shard_of(k);

@@ -14,6 +14,7 @@ mod shard;
 mod shard_config;
 mod shardset;
 pub mod slot;
+pub mod table_snapshot;
 
 pub use barrier::Barrier;
 pub use blocking::{BlockOp, ServeFn, Waiter, WakeMsg};

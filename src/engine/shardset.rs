@@ -27,6 +27,8 @@ pub struct ShardSet {
     /// A view used while EXEC holds the locks of every key its commands touch: `run_keyed`
     /// runs at once and `lock` takes nothing (taking them again would wait on ourselves).
     held: bool,
+    /// Taken by the running snapshot: one at a time (each key table has one snapshot state).
+    pub snapshot_slot: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl ShardSet {
@@ -34,7 +36,8 @@ impl ShardSet {
     pub fn new(router: Router, dbnum: usize) -> (ShardSet, Vec<mpsc::UnboundedReceiver<ShardMsg>>) {
         let (senders, receivers) = (0..router.num_shards).map(|_| mpsc::unbounded_channel()).unzip();
         let mem = std::sync::Arc::new(super::memory::MemGauge::new(router.num_shards));
-        (ShardSet { senders, router, dbnum, next_txid: AtomicU64::new(1), mem, held: false }, receivers)
+        let snapshot_slot = Default::default();
+        (ShardSet { senders, router, dbnum, next_txid: AtomicU64::new(1), mem, held: false, snapshot_slot }, receivers)
     }
 
     /// The view of this set for commands run under locks a transaction already holds.
@@ -46,6 +49,7 @@ impl ShardSet {
             next_txid: AtomicU64::new(1),
             mem: self.mem.clone(),
             held: true,
+            snapshot_slot: self.snapshot_slot.clone(),
         }
     }
 

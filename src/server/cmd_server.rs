@@ -107,8 +107,8 @@ async fn save<R: Rt>(ctx: &mut Ctx<'_, R>) -> Reply {
     }
 }
 
-/// BGSAVE [SCHEDULE]: the save runs as a task on this thread, hopping to each shard a slice at
-/// a time, so no shard is held for long.
+/// BGSAVE [SCHEDULE]: the save runs as a task on this thread; after the cut, shards walk their
+/// tables a segment per hop and writes go on (see `storage::snapshot`).
 fn bgsave<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
     use std::sync::atomic::Ordering;
     let schedule = match args.len() {

@@ -4,6 +4,7 @@
 //! copies). Segments cover contiguous ranges of hash space, which gives SCAN a cursor that stays
 //! valid across splits: a position in hash space.
 
+use super::table_snapshot::TableSnapshot;
 use crate::types::Value;
 use bytes::Bytes;
 use foldhash::fast::FixedState;
@@ -64,6 +65,8 @@ pub struct KeyTable {
     charged: usize,
     /// Bytes of the segments' slot arrays (capacity, not just occupied slots).
     slots: usize,
+    /// A snapshot in progress: segments are serialized before they change.
+    snap: Option<Box<TableSnapshot>>,
 }
 
 impl KeyTable {
@@ -76,6 +79,7 @@ impl KeyTable {
             len: 0,
             charged: 0,
             slots: 0,
+            snap: None,
         }
     }
 
@@ -96,6 +100,7 @@ impl KeyTable {
     pub fn recharge(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let h = self.hash(key);
         let s = self.segment_of(h);
+        self.before_change(s);
         let e = self.segments[s].table.find_mut(seg_hash(h), |e| e.key == key)?;
         let c = super::memory::entry_charge(&e.key, &e.value);
         self.charged = self.charged + c as usize - e.charge as usize;
@@ -127,6 +132,11 @@ impl KeyTable {
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let h = self.hash(key);
         let s = self.segment_of(h);
+        if self.snap.is_some() {
+            // A miss changes nothing: only a found entry may be changed through the reference.
+            self.segments[s].table.find(seg_hash(h), |e| e.key == key)?;
+            self.before_change(s);
+        }
         self.segments[s].table.find_mut(seg_hash(h), |e| e.key == key)
     }
 
@@ -134,6 +144,7 @@ impl KeyTable {
     pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
         let h = self.hash(&entry.key);
         let s = self.segment_of(h);
+        self.before_change(s);
         let hasher = self.hasher;
         let seg = &mut self.segments[s];
         self.charged += entry.charge as usize;
@@ -159,6 +170,7 @@ impl KeyTable {
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let h = self.hash(key);
         let s = self.segment_of(h);
+        self.before_change(s);
         let found = self.segments[s].table.find_entry(seg_hash(h), |e| e.key == key).ok()?;
         let (entry, _) = found.remove();
         self.len -= 1;
@@ -167,7 +179,80 @@ impl KeyTable {
     }
 
     pub fn clear(&mut self) {
+        let snap = self.snap.take().map(|mut snap| {
+            // The cut-time contents not yet serialized leave with the snapshot, to be
+            // serialized by its walk; everything in the emptied table is newer than the cut.
+            for (i, seg) in self.segments.drain(..).enumerate() {
+                if !snap.done.get(i).copied().unwrap_or(true) && !seg.table.is_empty() {
+                    snap.detached.push(seg.table);
+                }
+            }
+            snap.done = vec![true];
+            snap.cursor = 1;
+            snap
+        });
         *self = KeyTable::new_with(self.hasher);
+        self.snap = snap;
+    }
+
+    /// Serialize-before-mutate: segment `s` is about to change, so a snapshot that has not yet
+    /// serialized it does so now.
+    #[inline]
+    fn before_change(&mut self, s: usize) {
+        if let Some(snap) = &mut self.snap {
+            if !snap.done[s] && snap.before_change {
+                snap.done[s] = true;
+                snap.serialize(&self.segments[s].table);
+            }
+        }
+    }
+
+    /// Starts `snap` at the cut: every segment is still to be serialized. Any snapshot already
+    /// running on this table is abandoned.
+    pub fn start_snapshot(&mut self, mut snap: TableSnapshot) {
+        snap.done = vec![false; self.segments.len()];
+        snap.cursor = 0;
+        self.snap = Some(Box::new(snap));
+    }
+
+    /// The running snapshot, if any.
+    pub fn snapshot(&self) -> Option<&TableSnapshot> {
+        self.snap.as_deref()
+    }
+
+    pub fn snapshot_mut(&mut self) -> Option<&mut TableSnapshot> {
+        self.snap.as_deref_mut()
+    }
+
+    /// Ends snapshot `id` (finished or abandoned); its buffers are freed.
+    pub fn end_snapshot(&mut self, id: u64) {
+        if self.snap.as_ref().is_some_and(|s| s.id == id) {
+            self.snap = None;
+        }
+    }
+
+    /// One background step of the running snapshot: serializes whole segments not yet done
+    /// (detached ones first) until about `budget` entries were visited. Returns true once
+    /// nothing is left to serialize.
+    pub fn snapshot_step(&mut self, budget: usize) -> bool {
+        let Some(snap) = &mut self.snap else { return true };
+        let mut visited = 0;
+        while visited < budget {
+            if let Some(t) = snap.detached.pop() {
+                visited += snap.serialize(&t);
+                continue;
+            }
+            let s = snap.cursor;
+            if s >= snap.done.len() {
+                break;
+            }
+            snap.cursor += 1;
+            if !snap.done[s] {
+                snap.done[s] = true;
+                visited += snap.serialize(&self.segments[s].table);
+            }
+        }
+        snap.is_complete()
     }
 
     fn new_with(hasher: FixedState) -> KeyTable {
@@ -179,6 +264,7 @@ impl KeyTable {
             len: 0,
             charged: 0,
             slots: 0,
+            snap: None,
         }
     }
 
@@ -207,6 +293,11 @@ impl KeyTable {
         self.segments[s] = Segment { table: low, depth };
         let new_id = self.segments.len() as u32;
         self.segments.push(Segment { table: high, depth });
+        if let Some(snap) = &mut self.snap {
+            // Only a serialized segment changes, so both halves are serialized.
+            let parent = snap.done[s];
+            snap.done.push(parent);
+        }
         // Directory entries of the old segment whose bit `depth` is set now point at `high`.
         let shift = self.global_depth - depth;
         for (i, slot) in self.directory.iter_mut().enumerate() {

@@ -1,6 +1,7 @@
 //! The sharded engine: shards own the data, the shard set routes work to them and coordinates
 //! transactions across them. No sockets, no RESP, no runtime calls beyond the `Rt` it is handed.
 
+mod barrier;
 mod blocking;
 mod db;
 mod driver;
@@ -14,7 +15,9 @@ mod shard;
 mod shard_config;
 mod shardset;
 pub mod slot;
+pub mod table_snapshot;
 
+pub use barrier::Barrier;
 pub use blocking::{BlockOp, ServeFn, Waiter, WakeMsg};
 pub use db::Db;
 pub use driver::drive_shard;

@@ -184,7 +184,8 @@ impl Shard {
         let limit = self.memory_limit();
         let policy = self.config.policy;
         let mut n = 0;
-        if policy == Policy::NoEviction {
+        // Under a snapshot's barrier nothing may change (the cut must be one moment).
+        if policy == Policy::NoEviction || self.locks.barrier_held() {
             return 0;
         }
         while (self.used_memory() as u64) > limit && n < EVICT_BUDGET {
@@ -501,6 +502,10 @@ impl Shard {
 
     /// Removes keys whose deadline has passed, at most `budget` per call (the active cycle).
     pub fn expire_cycle(&mut self, budget: usize) -> usize {
+        // Under a snapshot's barrier nothing may change (the cut must be one moment).
+        if self.locks.barrier_held() {
+            return 0;
+        }
         let now = self.now_ms;
         let mut total = 0;
         let mut expired = Vec::new();

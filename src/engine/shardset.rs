@@ -33,6 +33,8 @@ pub struct ShardSet {
     /// Where the records of work run through this view go (a transaction being replicated as
     /// one unit; see `propagate::Capture`).
     capture: Option<Arc<Capture>>,
+    /// Taken by the running snapshot: one at a time (each key table has one snapshot state).
+    pub snapshot_slot: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl ShardSet {
@@ -49,6 +51,7 @@ impl ShardSet {
                 mem,
                 held: false,
                 capture: None,
+                snapshot_slot: Default::default(),
             },
             receivers,
         )
@@ -65,6 +68,7 @@ impl ShardSet {
             mem: self.mem.clone(),
             held: true,
             capture,
+            snapshot_slot: self.snapshot_slot.clone(),
         }
     }
 
@@ -79,6 +83,7 @@ impl ShardSet {
             mem: self.mem.clone(),
             held: self.held,
             capture: Some(capture),
+            snapshot_slot: self.snapshot_slot.clone(),
         }
     }
 
@@ -105,6 +110,11 @@ impl ShardSet {
 
     pub fn is_held_view(&self) -> bool {
         self.held
+    }
+
+    /// A fresh transaction id (for locks and barriers).
+    pub(super) fn new_txid(&self) -> u64 {
+        self.next_txid.fetch_add(1, Ordering::Relaxed)
     }
 
     pub fn num_shards(&self) -> usize {
@@ -216,7 +226,7 @@ impl ShardSet {
 
     /// Like `lock`, for keys in several databases (COPY ... DB n, MOVE).
     pub async fn lock_in<'a, R: Rt>(&'a self, rt: &'a R, keys: &[(u16, Bytes, Mode)]) -> Tx<'a, R> {
-        let txid = self.next_txid.fetch_add(1, Ordering::Relaxed);
+        let txid = self.new_txid();
         let mut per_shard: Vec<(usize, Vec<(LockKey, Mode)>)> = Vec::new();
         for (db, k, m) in keys {
             let s = self.shard_of(k);

@@ -108,6 +108,12 @@ impl Backlog {
         }
     }
 
+    /// The next command SELECTs its database even if the stream is there already (a replica
+    /// that just loaded a snapshot does not know which one the stream was in).
+    pub fn force_select(&mut self) {
+        self.stream_db = None;
+    }
+
     /// Appends a command that needs no database (PING, REPLCONF GETACK).
     pub fn append_nodb(&mut self, argv: &[Bytes]) {
         let mut out = Vec::with_capacity(32);

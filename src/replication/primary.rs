@@ -171,7 +171,8 @@ fn set_state(repl: &Replication, id: u64, s: &'static str) {
     }
 }
 
-/// Sends a snapshot and returns the offset the stream continues after.
+/// Sends a snapshot taken at one cut and returns the offset the stream continues after: the
+/// snapshot plus the stream after that offset is exactly the dataset.
 #[allow(clippy::too_many_arguments)]
 async fn full_sync<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     rt: &R,
@@ -184,54 +185,74 @@ async fn full_sync<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     name: &str,
 ) -> io::Result<u64> {
     let repl = &state.repl;
-    let (replid, offset) = {
-        let bl = repl.journal.backlog.lock().unwrap();
-        (bl.replid.clone(), bl.offset)
-    };
-    if args[0].eq_ignore_ascii_case(b"psync") {
-        stream.write_all(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes()).await?;
-    }
     let (dir, diskless) = {
         let c = state.config.read().unwrap();
         (c.get_str("dir").to_string(), c.get_bool("repl-diskless-sync"))
     };
-    let path = std::path::Path::new(&dir).join(format!("temp-repl-{}-{client_id}.rdb", rt.rng_u64() % 1_000_000));
-    tracing::info!(replica = %name, "starting a snapshot for a full sync at offset {offset}");
-    // Empty lines keep the replica's timeout from firing while the snapshot is made.
-    let size = {
-        let save = crate::storage::snapshot::save_to(rt, shards, &path);
-        tokio::pin!(save);
+    // Another snapshot (BGSAVE, another replica) may be running: keep the replica's timeout
+    // from firing with empty lines while we wait for ours to start.
+    let (mut snap, (replid, offset)) = {
+        let start = crate::storage::snapshot::start(rt, shards, || {
+            let mut bl = repl.journal.backlog.lock().unwrap();
+            bl.force_select();
+            (bl.replid.clone(), bl.offset)
+        });
+        tokio::pin!(start);
         loop {
             tokio::select! {
                 biased;
-                r = &mut save => break r?,
+                r = &mut start => break r?,
                 _ = rt.sleep(Duration::from_secs(1)) => stream.write_all(b"\n").await?,
             }
         }
     };
+    tracing::info!(replica = %name, "snapshot for a full sync cut at offset {offset}");
+    if args[0].eq_ignore_ascii_case(b"psync") {
+        stream.write_all(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes()).await?;
+    }
     set_state(repl, client_id, "send_bulk");
-    let sent = send_file(rt, stream, &path, size, diskless && hello.capa_eof).await;
-    let _ = rt.remove(&path).await;
-    sent?;
+    let size = if diskless && hello.capa_eof {
+        // Diskless: the snapshot goes straight to the socket, EOF-marked.
+        let mark: String = (0..40).map(|_| format!("{:x}", rt.rng_u64() % 16)).collect();
+        stream.write_all(format!("$EOF:{mark}\r\n").as_bytes()).await?;
+        let mut size = 0u64;
+        while let Some(chunk) = snap.next_chunk().await? {
+            stream.write_all(&chunk).await?;
+            size += chunk.len() as u64;
+        }
+        stream.write_all(mark.as_bytes()).await?;
+        size
+    } else {
+        // Disk-backed: the length goes first, so the file is written whole, then sent.
+        let path = std::path::Path::new(&dir).join(format!("temp-repl-{}-{client_id}.rdb", rt.rng_u64() % 1_000_000));
+        let sent = async {
+            let file = rt.open(&path, OpenMode::CREATE_NEW).await?;
+            let mut size = 0u64;
+            while let Some(chunk) = snap.next_chunk().await? {
+                file.write_at(&chunk, size).await?;
+                size += chunk.len() as u64;
+            }
+            drop(file);
+            send_file(stream, rt, &path, size).await?;
+            Ok::<u64, io::Error>(size)
+        }
+        .await;
+        let _ = rt.remove(&path).await;
+        sent?
+    };
+    stream.flush().await?;
     tracing::info!(replica = %name, "snapshot of {size} bytes sent");
     Ok(offset)
 }
 
-/// Streams the snapshot file: `$<len>\r\n<bytes>`, or for a diskless-capable replica
-/// `$EOF:<mark>\r\n<bytes><mark>`.
+/// Sends a snapshot file in the `$<len>\r\n<bytes>` form.
 async fn send_file<R: Rt, S: AsyncWrite + Unpin>(
-    rt: &R,
     stream: &mut S,
+    rt: &R,
     path: &std::path::Path,
     size: u64,
-    eof_form: bool,
 ) -> io::Result<()> {
-    let mark: String = (0..40).map(|_| format!("{:x}", rt.rng_u64() % 16)).collect();
-    if eof_form {
-        stream.write_all(format!("$EOF:{mark}\r\n").as_bytes()).await?;
-    } else {
-        stream.write_all(format!("${size}\r\n").as_bytes()).await?;
-    }
+    stream.write_all(format!("${size}\r\n").as_bytes()).await?;
     let file = rt.open(path, OpenMode::READ).await?;
     let mut buf = vec![0u8; SEND_CHUNK];
     let mut at = 0u64;
@@ -243,10 +264,7 @@ async fn send_file<R: Rt, S: AsyncWrite + Unpin>(
         stream.write_all(&buf[..n]).await?;
         at += n as u64;
     }
-    if eof_form {
-        stream.write_all(mark.as_bytes()).await?;
-    }
-    stream.flush().await
+    Ok(())
 }
 
 /// Feeds the stream from offset `sent + 1` on, and reads the replica's ACKs, until either side
@@ -265,6 +283,7 @@ async fn stream_to<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     let repl = &state.repl;
     let journal = &repl.journal;
     let mut soft_since: Option<u64> = None;
+    let history = journal.backlog.lock().unwrap().replid.clone();
     let mut args = Vec::new();
     let limits = Limits::default();
     loop {
@@ -274,6 +293,11 @@ async fn stream_to<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
         appended.as_mut().enable();
         let chunk = {
             let bl = journal.backlog.lock().unwrap();
+            if bl.replid != history {
+                // Our own history changed (we resynced from our primary, or were promoted): the
+                // replica reconnects and learns the new id, continuing if it still can.
+                return Err(io::Error::other("replication id changed; the replica must reconnect"));
+            }
             let lag = bl.offset.saturating_sub(sent);
             if hard != 0 && lag > hard {
                 return Err(io::Error::other(format!("output buffer limit reached ({lag} bytes behind)")));

@@ -27,6 +27,12 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, name: &str, args: &[Bytes]) -> Rep
             let only = (name == "flushdb").then_some(ctx.client.db);
             let n = ctx.shards.num_shards();
             let (db, record) = (ctx.client.db, args.to_vec());
+            // One cut across shards: no write lands between two shards' flushes, and the
+            // record reaches replicas in the same place (inside EXEC the locks are held).
+            let _barrier = match ctx.shards.is_held_view() {
+                false => Some(ctx.shards.barrier(ctx.rt).await),
+                true => None,
+            };
             for s in 0..n {
                 let record = record.clone();
                 ctx.shards
@@ -66,6 +72,10 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, name: &str, args: &[Bytes]) -> Rep
             if a != b {
                 let n = ctx.shards.num_shards();
                 let (db, record) = (ctx.client.db, args.to_vec());
+                let _barrier = match ctx.shards.is_held_view() {
+                    false => Some(ctx.shards.barrier(ctx.rt).await),
+                    true => None,
+                };
                 for s in 0..n {
                     let record = record.clone();
                     ctx.shards
@@ -121,8 +131,8 @@ async fn save<R: Rt>(ctx: &mut Ctx<'_, R>) -> Reply {
     }
 }
 
-/// BGSAVE [SCHEDULE]: the save runs as a task on this thread, hopping to each shard a slice at
-/// a time, so no shard is held for long.
+/// BGSAVE [SCHEDULE]: the save runs as a task on this thread; after the cut, shards walk their
+/// tables a segment per hop and writes go on (see `storage::snapshot`).
 fn bgsave<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
     use std::sync::atomic::Ordering;
     let schedule = match args.len() {

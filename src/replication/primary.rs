@@ -148,7 +148,14 @@ pub async fn serve_replica<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
                         String::from_utf8_lossy(args.get(1).map(|b| &b[..]).unwrap_or(b"?")),
                         String::from_utf8_lossy(args.get(2).map(|b| &b[..]).unwrap_or(b"?")));
                 }
-                full_sync(rt, shards, state, stream, &hello, &args, client_id, &name).await?
+                let (offset, eof_marked) =
+                    full_sync(rt, shards, state, stream, &hello, &args, client_id, &name).await?;
+                if eof_marked {
+                    // A replica cannot tell the EOF mark from bytes that follow it: the stream
+                    // starts once it acknowledges, i.e. has loaded the snapshot (as Redis does).
+                    await_first_ack(rt, state, stream, pending, client_id).await?;
+                }
+                offset
             }
         };
         set_state(repl, client_id, "online");
@@ -183,7 +190,7 @@ async fn full_sync<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     args: &[Bytes],
     client_id: u64,
     name: &str,
-) -> io::Result<u64> {
+) -> io::Result<(u64, bool)> {
     let repl = &state.repl;
     let (dir, diskless) = {
         let c = state.config.read().unwrap();
@@ -211,7 +218,8 @@ async fn full_sync<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
         stream.write_all(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes()).await?;
     }
     set_state(repl, client_id, "send_bulk");
-    let size = if diskless && hello.capa_eof {
+    let eof_marked = diskless && hello.capa_eof;
+    let size = if eof_marked {
         // Diskless: the snapshot goes straight to the socket, EOF-marked.
         let mark: String = (0..40).map(|_| format!("{:x}", rt.rng_u64() % 16)).collect();
         stream.write_all(format!("$EOF:{mark}\r\n").as_bytes()).await?;
@@ -242,7 +250,33 @@ async fn full_sync<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     };
     stream.flush().await?;
     tracing::info!(replica = %name, "snapshot of {size} bytes sent");
-    Ok(offset)
+    Ok((offset, eof_marked))
+}
+
+/// Reads from the replica until its first REPLCONF ACK.
+async fn await_first_ack<R: Rt, S: AsyncRead + Unpin>(
+    rt: &R,
+    state: &ServerState,
+    stream: &mut S,
+    pending: &mut BytesMut,
+    client_id: u64,
+) -> io::Result<()> {
+    let mut args = Vec::new();
+    let limits = Limits::default();
+    loop {
+        if read_acks(rt, &state.repl, pending, &limits, &mut args, client_id)? {
+            return Ok(());
+        }
+        tokio::select! {
+            biased;
+            _ = state.stop_notify.notified() => return Err(io::Error::other("server stopping")),
+            r = stream.read_buf(pending) => match r {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "replica closed the connection")),
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            },
+        }
+    }
 }
 
 /// Sends a snapshot file in the `$<len>\r\n<bytes>` form.
@@ -354,7 +388,7 @@ async fn stream_to<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Handles what a replica sent: REPLCONF ACK <offset> (others are ignored, as Redis does for
-/// a replica's commands).
+/// a replica's commands). Returns whether an ACK was among it.
 fn read_acks<R: Rt>(
     rt: &R,
     repl: &Replication,
@@ -362,7 +396,8 @@ fn read_acks<R: Rt>(
     limits: &Limits,
     args: &mut Vec<Bytes>,
     client_id: u64,
-) -> io::Result<()> {
+) -> io::Result<bool> {
+    let mut acked = false;
     loop {
         match parse_request(pending, limits, args) {
             Ok(true) => {
@@ -374,10 +409,11 @@ fn read_acks<R: Rt>(
                             f.last_ack_ms = rt.wall_ms();
                         }
                         repl.acked.notify_waiters();
+                        acked = true;
                     }
                 }
             }
-            Ok(false) => return Ok(()),
+            Ok(false) => return Ok(acked),
             Err(e) => return Err(io::Error::other(format!("protocol error from replica: {}", e.0))),
         }
     }

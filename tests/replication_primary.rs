@@ -244,3 +244,55 @@ fn a_full_sync_under_concurrent_writes_is_exact() {
     assert!(total > 0);
     converged(&mut p, &mut rc).unwrap();
 }
+
+#[test]
+fn disk_backed_full_sync_when_diskless_sync_is_off() {
+    if !installed("redis-server") {
+        println!("NOTE: redis-server not installed; replication interop skipped");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("mayfly-repl-disk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = Server::start(&["--proactor_threads", "2", "--repl-diskless-sync", "no", "--dir", dir.to_str().unwrap()]);
+    let mut p = m.client();
+    seed(&mut p);
+    let r = RedisServer::start(&["--replicaof", "127.0.0.1", &m.port.to_string()]);
+    let mut rc = r.client();
+    assert!(eventually(Duration::from_secs(20), || linked(&mut rc)), "the replica never synced");
+    live(&mut p, 0);
+    converged(&mut p, &mut rc).unwrap();
+    // The temporary file is gone once sent.
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_chain_of_mayfly_replicas_and_a_promotion_in_the_middle() {
+    let a = Server::start(&["--proactor_threads", "3"]);
+    let b = Server::start(&["--proactor_threads", "2", "--replicaof", &format!("127.0.0.1:{}", a.port)]);
+    let c = Server::start(&["--proactor_threads", "1", "--replicaof", &format!("127.0.0.1:{}", b.port)]);
+    let (mut pa, mut pb, mut pc) = (a.client(), b.client(), c.client());
+    seed(&mut pa);
+    for round in 0..10 {
+        live(&mut pa, round);
+    }
+    let same_offset = |x: &mut redis::Connection, y: &mut redis::Connection| {
+        info_field(x, "master_repl_offset") == info_field(y, "master_repl_offset")
+    };
+    assert!(eventually(Duration::from_secs(20), || linked(&mut pb) && linked(&mut pc)));
+    assert!(eventually(Duration::from_secs(20), || same_offset(&mut pa, &mut pc)), "the chain never caught up");
+    let (da, dc) = (dataset(&mut pa, 4), dataset(&mut pc, 4));
+    assert_eq!(first_difference(&da, &dc), None);
+    assert_eq!(da, dataset(&mut pb, 4));
+
+    // Promote the middle: the end of the chain keeps following it, continuing its history.
+    let old_id = info_field(&mut pb, "master_replid").unwrap();
+    w(&mut pb, &["REPLICAOF", "NO", "ONE"]);
+    assert_eq!(info_field(&mut pb, "master_replid2").as_deref(), Some(old_id.as_str()));
+    w(&mut pb, &["SET", "after:promotion", "1"]);
+    w(&mut pb, &["INCR", "counter"]);
+    assert!(eventually(Duration::from_secs(20), || linked(&mut pc) && same_offset(&mut pb, &mut pc)));
+    assert_eq!(first_difference(&dataset(&mut pb, 4), &dataset(&mut pc, 4)), None);
+    assert_eq!(info_field(&mut pb, "sync_full").as_deref(), Some("1"), "C continued; no second full sync");
+}

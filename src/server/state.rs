@@ -125,6 +125,7 @@ impl ServerState {
     pub fn config_replace(&self, new: ConfigStore) {
         let mut store = self.config.write().unwrap();
         *store = new;
+        self.repl.journal.backlog.lock().unwrap().capacity = store.get_int("repl-backlog-size").max(16 * 1024) as usize;
         refresh_limits(&store, &self.pubsub_limits);
         self.proto_max_bulk_len.store(store.get_int("proto-max-bulk-len"), Ordering::Relaxed);
         self.client_query_buffer_limit.store(store.get_int("client-query-buffer-limit"), Ordering::Relaxed);

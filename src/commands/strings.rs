@@ -529,7 +529,7 @@ fn append(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
             buf.extend_from_slice(&s.to_bytes());
             buf.extend_from_slice(&args[2]);
             // Like Redis, an appended-to string is raw bytes, never the integer encoding.
-            replace_str(sh, db, &args[1], StrValue::Raw(Bytes::from(buf)));
+            replace_str(sh, db, &args[1], StrValue::from_vec(buf));
             sh.notify(db, class::STRING, "append", &args[1]);
             Reply::Int(total as i64)
         }
@@ -598,7 +598,7 @@ fn incrbyfloat(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     }
     let text = Bytes::from(incrbyfloat_text(v));
     // Redis stores the result as a plain string (embstr), not as an integer.
-    replace_str(sh, db, &args[1], StrValue::Raw(text.clone()));
+    replace_str(sh, db, &args[1], StrValue::text(&text));
     sh.notify(db, class::STRING, "incrbyfloat", &args[1]);
     Reply::Bulk(text)
 }
@@ -664,7 +664,7 @@ fn setrange(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     }
     buf[offset as usize..end as usize].copy_from_slice(value);
     let len = buf.len() as i64;
-    replace_str(sh, db, &args[1], StrValue::Raw(Bytes::from(buf)));
+    replace_str(sh, db, &args[1], StrValue::from_vec(buf));
     sh.notify(db, class::STRING, "setrange", &args[1]);
     Reply::Int(len)
 }

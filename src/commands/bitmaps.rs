@@ -661,7 +661,7 @@ mod tests {
         // Growing the string is a change even when the bit stays clear.
         assert_eq!(call(&mut sh, setbit, &["setbit", "k", "90", "0"]), Reply::Int(0));
         assert_eq!(sh.events.iter().map(|e| e.event).collect::<Vec<_>>(), vec!["setbit"]);
-        assert_eq!(sh.dbs[0].table.get(b"k".as_slice()).unwrap().expire_at, u64::MAX - 1);
+        assert_eq!(sh.dbs[0].table.get(b"k".as_slice()).unwrap().expire_at(), u64::MAX - 1);
         sh.events.clear();
         assert_eq!(call(&mut sh, setbit, &["setbit", "new", "0", "0"]), Reply::Int(0));
         assert_eq!(sh.events.iter().map(|e| e.event).collect::<Vec<_>>(), vec!["new", "setbit"]);
@@ -791,7 +791,7 @@ mod tests {
         // The destination loses its TTL.
         sh.dbs[0].set(Bytes::from_static(b"t"), Value::Str(StrValue::from_bytes(b"x")), u64::MAX - 1);
         assert_eq!(bitop(&mut sh, &["bitop", "or", "t", "a"]), Reply::Int(1));
-        assert_eq!(sh.dbs[0].table.get(b"t".as_slice()).unwrap().expire_at, 0);
+        assert_eq!(sh.dbs[0].table.get(b"t".as_slice()).unwrap().expire_at(), 0);
     }
 
     fn bf(sh: &mut Shard, parts: &[&str]) -> Reply {

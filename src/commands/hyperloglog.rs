@@ -473,7 +473,7 @@ mod tests {
         call(&mut sh, pfadd, &[b"pfadd", b"h", b"a"]);
         sh.dbs[0].set_expire(b"h", 10_000_000);
         call(&mut sh, pfadd, &[b"pfadd", b"h", b"b"]);
-        assert_eq!(sh.dbs[0].table.get(&b"h"[..]).unwrap().expire_at, 10_000_000);
+        assert_eq!(sh.dbs[0].table.get(&b"h"[..]).unwrap().expire_at(), 10_000_000);
     }
 
     #[test]

@@ -4,8 +4,7 @@
 //! copies). Segments cover contiguous ranges of hash space, which gives SCAN a cursor that stays
 //! valid across splits: a position in hash space.
 
-use crate::types::Value;
-use bytes::Bytes;
+pub use super::entry::Entry;
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
@@ -14,26 +13,6 @@ use std::hash::BuildHasher;
 const SEGMENT_MAX: usize = 4096;
 /// Hash positions used by cursors: the top 56 bits of the hash.
 pub const POS_BITS: u32 = 56;
-
-#[derive(Debug)]
-pub struct Entry {
-    pub key: Bytes,
-    pub value: Value,
-    /// Absolute deadline in Unix ms; 0 when the key has no TTL.
-    pub expire_at: u64,
-    /// Bytes this entry is charged in the table's accounting (`memory::entry_charge` when it
-    /// was last measured); the table's total is the sum of these plus its slots.
-    pub charge: u32,
-    /// LRU clock or LFU field of the last access (`memory`); 0 until first set.
-    pub access: u32,
-}
-
-impl Entry {
-    pub fn new(key: Bytes, value: Value, expire_at: u64) -> Entry {
-        let charge = super::memory::entry_charge(&key, &value);
-        Entry { key, value, expire_at, charge, access: 0 }
-    }
-}
 
 /// Bytes one slot of a segment takes (the entry plus hashbrown's control byte).
 const SLOT_BYTES: usize = std::mem::size_of::<Entry>() + 1;
@@ -96,8 +75,8 @@ impl KeyTable {
     pub fn recharge(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let h = self.hash(key);
         let s = self.segment_of(h);
-        let e = self.segments[s].table.find_mut(seg_hash(h), |e| e.key == key)?;
-        let c = super::memory::entry_charge(&e.key, &e.value);
+        let e = self.segments[s].table.find_mut(seg_hash(h), |e| e.key() == key)?;
+        let c = e.measure();
         self.charged = self.charged + c as usize - e.charge as usize;
         e.charge = c;
         Some(e)
@@ -121,23 +100,23 @@ impl KeyTable {
 
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
         let h = self.hash(key);
-        self.segments[self.segment_of(h)].table.find(seg_hash(h), |e| e.key == key)
+        self.segments[self.segment_of(h)].table.find(seg_hash(h), |e| e.key() == key)
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let h = self.hash(key);
         let s = self.segment_of(h);
-        self.segments[s].table.find_mut(seg_hash(h), |e| e.key == key)
+        self.segments[s].table.find_mut(seg_hash(h), |e| e.key() == key)
     }
 
     /// Inserts or replaces; returns the previous entry.
     pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
-        let h = self.hash(&entry.key);
+        let h = self.hash(entry.key());
         let s = self.segment_of(h);
         let hasher = self.hasher;
         let seg = &mut self.segments[s];
         self.charged += entry.charge as usize;
-        match seg.table.find_mut(seg_hash(h), |e| e.key == entry.key) {
+        match seg.table.find_mut(seg_hash(h), |e| e.key() == entry.key()) {
             Some(slot) => {
                 let old = std::mem::replace(slot, entry);
                 self.charged -= old.charge as usize;
@@ -145,7 +124,7 @@ impl KeyTable {
             }
             None => {
                 let cap = seg.table.capacity();
-                seg.table.insert_unique(seg_hash(h), entry, |e| seg_hash(hasher.hash_one(&e.key[..])));
+                seg.table.insert_unique(seg_hash(h), entry, |e| seg_hash(hasher.hash_one(e.key())));
                 self.slots = self.slots + seg.table.capacity() * SLOT_BYTES - cap * SLOT_BYTES;
                 self.len += 1;
                 if seg.table.len() > SEGMENT_MAX {
@@ -159,7 +138,7 @@ impl KeyTable {
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let h = self.hash(key);
         let s = self.segment_of(h);
-        let found = self.segments[s].table.find_entry(seg_hash(h), |e| e.key == key).ok()?;
+        let found = self.segments[s].table.find_entry(seg_hash(h), |e| e.key() == key).ok()?;
         let (entry, _) = found.remove();
         self.len -= 1;
         self.charged -= entry.charge as usize;
@@ -199,9 +178,9 @@ impl KeyTable {
         let mut low = HashTable::with_capacity(old.len() / 2 + 16);
         let mut high = HashTable::with_capacity(old.len() / 2 + 16);
         for e in old {
-            let h = hasher.hash_one(&e.key[..]);
+            let h = hasher.hash_one(e.key());
             let table = if (h >> (64 - depth)) & 1 == 1 { &mut high } else { &mut low };
-            table.insert_unique(seg_hash(h), e, |e| seg_hash(hasher.hash_one(&e.key[..])));
+            table.insert_unique(seg_hash(h), e, |e| seg_hash(hasher.hash_one(e.key())));
         }
         self.slots += (low.capacity() + high.capacity()) * SLOT_BYTES;
         self.segments[s] = Segment { table: low, depth };
@@ -243,7 +222,7 @@ impl KeyTable {
                 self.segments[s]
                     .table
                     .iter()
-                    .map(|e| (self.hash(&e.key) >> (64 - POS_BITS), e))
+                    .map(|e| (self.hash(e.key()) >> (64 - POS_BITS), e))
                     .filter(|(p, _)| *p >= pos),
             );
             batch.sort_unstable_by_key(|(p, _)| *p);
@@ -304,12 +283,12 @@ impl KeyTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::StrValue;
+    use crate::types::{StrValue, Value};
     use proptest::prelude::*;
     use std::collections::{BTreeMap, BTreeSet};
 
     fn entry(k: &str) -> Entry {
-        Entry::new(Bytes::copy_from_slice(k.as_bytes()), Value::Str(StrValue::Int(1)), 0)
+        Entry::new(k.as_bytes(), Value::Str(StrValue::Int(1)), 0)
     }
 
     #[test]
@@ -341,7 +320,7 @@ mod tests {
         let mut round = 0;
         loop {
             let next = t.scan(pos, 100, |e| {
-                seen.insert(e.key.clone());
+                seen.insert(e.key_bytes());
             });
             // Grow the table while scanning, forcing splits under the cursor.
             for j in 0..200 {
@@ -376,7 +355,7 @@ mod tests {
             let mut all = BTreeSet::new();
             let mut pos = 0;
             loop {
-                let next = t.scan(pos, 7, |e| { all.insert(String::from_utf8(e.key.to_vec()).unwrap()); });
+                let next = t.scan(pos, 7, |e| { all.insert(String::from_utf8(e.key().to_vec()).unwrap()); });
                 match next { Some(p) => pos = p, None => break }
             }
             prop_assert_eq!(all, model.keys().cloned().collect::<BTreeSet<_>>());

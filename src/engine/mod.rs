@@ -4,6 +4,7 @@
 mod blocking;
 mod db;
 mod driver;
+mod entry;
 mod keytable;
 mod locks;
 pub mod memory;
@@ -17,7 +18,8 @@ pub mod slot;
 pub use blocking::{BlockOp, ServeFn, Waiter, WakeMsg};
 pub use db::Db;
 pub use driver::drive_shard;
-pub use keytable::{Entry, KeyTable};
+pub use entry::Entry;
+pub use keytable::KeyTable;
 pub use locks::{LockKey, Mode};
 pub use shard::{CommandStat, Job, Shard, ShardStats};
 pub use shard_config::ShardConfig;

@@ -83,8 +83,8 @@ pub async fn save_to<R: Rt>(rt: &R, shards: &ShardSet, path: &Path) -> io::Resul
                             let mut out = Vec::new();
                             let now = sh.now_ms.max(now);
                             let next = sh.dbs[db].table.scan(pos, SLICE_KEYS, |e| {
-                                if e.expire_at == 0 || e.expire_at > now {
-                                    put_entry(&mut out, &e.key, &e.value, e.expire_at, fill);
+                                if e.expire_at() == 0 || e.expire_at() > now {
+                                    put_entry(&mut out, e.key(), &e.value, e.expire_at(), fill);
                                 }
                             });
                             (out, next)

@@ -61,9 +61,13 @@ impl StrValue {
         StrValue::text(bytes)
     }
 
-    /// Takes bytes already copied out of the request buffer.
+    /// Takes bytes already copied out of the request buffer: a long string keeps their buffer
+    /// when nothing else shares it (no second copy of a large value).
     pub fn from_owned(bytes: Bytes) -> StrValue {
-        StrValue::from_bytes(&bytes)
+        if bytes.len() <= INLINE_MAX {
+            return StrValue::from_bytes(&bytes);
+        }
+        StrValue::Raw(Vec::from(bytes).into_boxed_slice())
     }
 
     /// Bytes kept as text even when they spell an integer (APPEND, SETRANGE, bit commands).
@@ -178,6 +182,7 @@ mod tests {
             prop_assert_eq!(s.len(), b.len());
             prop_assert_eq!(s.heap_size(), if b.len() > INLINE_MAX && !matches!(s, StrValue::Int(_)) { b.len() } else { 0 });
             prop_assert_eq!(s.clone().into_vec(), b.clone());
+            prop_assert_eq!(&StrValue::from_owned(Bytes::from(b.clone())), &s);
             let v = StrValue::from_vec(b.clone());
             prop_assert_eq!(v.as_text(), Some(&b[..]));
             let n = digits.to_string();

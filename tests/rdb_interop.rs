@@ -116,24 +116,24 @@ pub fn every_type() -> Vec<(usize, &'static str, Value, u64)> {
     v.push((0, "str:long", st(&b"compress me ".repeat(50)), 0));
     v.push((0, "str:binary", st(&(0..=255u8).collect::<Vec<_>>()), 0));
     v.push((0, "str:empty", st(b""), 4102444800123));
-    v.push((0, "list:small", Value::List(ListValue::from_items(["a", "1", "-70000", ""].map(Bytes::from), -2)), 0));
+    v.push((0, "list:small", Value::list(ListValue::from_items(["a", "1", "-70000", ""].map(Bytes::from), -2)), 0));
     let long: Vec<Bytes> = (0..3000).map(|i| Bytes::from(format!("element-{i}"))).collect();
-    v.push((0, "list:big", Value::List(ListValue::from_items(long, -2)), 4102444800000));
+    v.push((0, "list:big", Value::list(ListValue::from_items(long, -2)), 4102444800000));
     let mut ints = SetValue::create(b"1", 3, lim.set);
     for i in [1i64, -5, 70000, 5_000_000_000] {
         ints.add(i.to_string().as_bytes(), lim.set);
     }
-    v.push((0, "set:ints", Value::Set(ints), 0));
+    v.push((0, "set:ints", Value::set(ints), 0));
     let mut pack = SetValue::create(b"a", 3, lim.set);
     for m in ["a", "b", "7"] {
         pack.add(m.as_bytes(), lim.set);
     }
-    v.push((0, "set:pack", Value::Set(pack), 0));
+    v.push((0, "set:pack", Value::set(pack), 0));
     let mut table = SetValue::create(b"m", 1000, lim.set);
     for i in 0..1000 {
         table.add(format!("member{i}").as_bytes(), lim.set);
     }
-    v.push((0, "set:table", Value::Set(table), 0));
+    v.push((0, "set:table", Value::set(table), 0));
     let mut h = HashValue::new();
     for (f, x) in [("f", "v"), ("n", "12"), ("neg", "-4000000000")] {
         h.set(f.as_bytes(), x.as_bytes(), lim.hash);
@@ -148,12 +148,12 @@ pub fn every_type() -> Vec<(usize, &'static str, Value, u64)> {
     for (m, sc) in [("a", 1.0), ("b", 2.5), ("c", -3.0), ("big", 1e100), ("tiny", 0.1), ("inf", f64::INFINITY)] {
         z.insert(m.as_bytes(), sc, lim.zset);
     }
-    v.push((0, "zset:pack", Value::ZSet(z), 0));
+    v.push((0, "zset:pack", Value::zset(z), 0));
     let mut z = ZSet::new();
     for i in 0..400 {
         z.insert(format!("m{i}").as_bytes(), i as f64 / 3.0, lim.zset);
     }
-    v.push((0, "zset:big", Value::ZSet(z), 0));
+    v.push((0, "zset:big", Value::zset(z), 0));
     v.push((5, "other:db", st(b"in db 5"), 0));
     v
 }

@@ -6,7 +6,7 @@
 mod common;
 use common::*;
 use mayfly::storage::rdb::{Decoder, Limits, Record};
-use mayfly::types::{StrValue, Value};
+use mayfly::types::Value;
 use redis::cmd;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -59,10 +59,7 @@ fn read_file(path: &std::path::Path) -> State {
         match d.next_record().unwrap() {
             Record::SelectDb(n) => db = n,
             Record::Entry { key, value: Some(Value::Str(v)), .. } => {
-                let v = match v {
-                    StrValue::Int(n) => n.to_string(),
-                    StrValue::Raw(b) => String::from_utf8(b.to_vec()).unwrap(),
-                };
+                let v = String::from_utf8(v.to_bytes().to_vec()).unwrap();
                 assert!(out.insert((db, String::from_utf8(key.to_vec()).unwrap()), v).is_none(), "a key twice");
             }
             Record::Eof => return out,

@@ -157,10 +157,7 @@ fn take_for_write(sh: &mut Shard, db: usize, key: &[u8], len: usize) -> Result<T
         None => (BytesMut::new(), false),
         Some(e) => match &mut e.value {
             Value::Str(s) => {
-                let buf = match std::mem::replace(s, StrValue::Int(0)) {
-                    StrValue::Raw(b) => b.try_into_mut().unwrap_or_else(|b| BytesMut::from(&b[..])),
-                    StrValue::Int(n) => BytesMut::from(itoa::Buffer::new().format(n).as_bytes()),
-                };
+                let buf = BytesMut::from(Bytes::from(std::mem::replace(s, StrValue::Int(0)).into_vec()));
                 (buf, true)
             }
             #[allow(unreachable_patterns)]
@@ -176,7 +173,7 @@ fn take_for_write(sh: &mut Shard, db: usize, key: &[u8], len: usize) -> Result<T
 
 /// Stores a `take_for_write` string back under its key (keeping the TTL), as raw bytes.
 fn put_back(sh: &mut Shard, db: usize, key: &[u8], t: Target) {
-    let v = Value::Str(StrValue::Raw(t.buf.freeze()));
+    let v = Value::Str(StrValue::from_vec(Vec::from(t.buf.freeze())));
     if t.existed {
         if let Some(e) = sh.dbs[db].table.get_mut(key) {
             e.value = v;
@@ -362,7 +359,7 @@ fn store_result(sh: &mut Shard, db: usize, dst: &[u8], out: Vec<u8>) -> Reply {
         }
         return Reply::Int(0);
     }
-    sh.dbs[db].set(Bytes::copy_from_slice(dst), Value::Str(StrValue::Raw(Bytes::from(out))), 0);
+    sh.dbs[db].set(Bytes::copy_from_slice(dst), Value::Str(StrValue::from_vec(out)), 0);
     if !existed {
         sh.notify(db, class::NEW, "new", dst);
     }
@@ -640,7 +637,7 @@ mod tests {
             assert_eq!(call(&mut sh, setbit, &["setbit", "k", "0", bad]), err(errors::BIT_VALUE), "{bad}");
         }
         // The offset is checked before the bit, and both before the type.
-        sh.dbs[0].set(Bytes::from_static(b"h"), Value::List(crate::types::ListValue::default()), 0);
+        sh.dbs[0].set(Bytes::from_static(b"h"), Value::list(crate::types::ListValue::default()), 0);
         assert_eq!(call(&mut sh, setbit, &["setbit", "h", "0", "1"]), err(WRONGTYPE));
         assert_eq!(call(&mut sh, setbit, &["setbit", "h", "-1", "1"]), err(errors::BIT_OFFSET));
         assert_eq!(call(&mut sh, getbit, &["getbit", "h", "0"]), err(WRONGTYPE));
@@ -664,7 +661,7 @@ mod tests {
         // Growing the string is a change even when the bit stays clear.
         assert_eq!(call(&mut sh, setbit, &["setbit", "k", "90", "0"]), Reply::Int(0));
         assert_eq!(sh.events.iter().map(|e| e.event).collect::<Vec<_>>(), vec!["setbit"]);
-        assert_eq!(sh.dbs[0].table.get(b"k".as_slice()).unwrap().expire_at, u64::MAX - 1);
+        assert_eq!(sh.dbs[0].table.get(b"k".as_slice()).unwrap().expire_at(), u64::MAX - 1);
         sh.events.clear();
         assert_eq!(call(&mut sh, setbit, &["setbit", "new", "0", "0"]), Reply::Int(0));
         assert_eq!(sh.events.iter().map(|e| e.event).collect::<Vec<_>>(), vec!["new", "setbit"]);
@@ -787,14 +784,14 @@ mod tests {
         assert_eq!(get(&mut sh, "dest"), None, "an empty result deletes the destination");
         assert_eq!(bitop(&mut sh, &["bitop", "not", "dest", "a", "b"]), err(errors::BITOP_NOT_ONE_KEY));
         assert_eq!(bitop(&mut sh, &["bitop", "nand", "dest", "a"]), err(errors::SYNTAX));
-        sh.dbs[0].set(Bytes::from_static(b"l"), Value::List(crate::types::ListValue::default()), 0);
+        sh.dbs[0].set(Bytes::from_static(b"l"), Value::list(crate::types::ListValue::default()), 0);
         assert_eq!(bitop(&mut sh, &["bitop", "or", "dest", "a", "l", "b"]), err(WRONGTYPE));
         put(&mut sh, "z", &[0u8; 32]);
         assert_eq!(bitop(&mut sh, &["bitop", "or", "x", "z", "missing"]), Reply::Int(32));
         // The destination loses its TTL.
         sh.dbs[0].set(Bytes::from_static(b"t"), Value::Str(StrValue::from_bytes(b"x")), u64::MAX - 1);
         assert_eq!(bitop(&mut sh, &["bitop", "or", "t", "a"]), Reply::Int(1));
-        assert_eq!(sh.dbs[0].table.get(b"t".as_slice()).unwrap().expire_at, 0);
+        assert_eq!(sh.dbs[0].table.get(b"t".as_slice()).unwrap().expire_at(), 0);
     }
 
     fn bf(sh: &mut Shard, parts: &[&str]) -> Reply {
@@ -878,7 +875,7 @@ mod tests {
         assert_eq!(ro(&mut sh, &["get", "u8", "0"]), ints(&[0]));
         assert_eq!(ro(&mut sh, &["set", "u8", "0", "100", "get", "u8", "0"]), err(errors::BITFIELD_RO_GET_ONLY));
         assert_eq!(ro(&mut sh, &["set", "u8", "0", "100", "get", "u9"]), err(errors::SYNTAX));
-        sh.dbs[0].set(Bytes::from_static(b"bits"), Value::List(crate::types::ListValue::default()), 0);
+        sh.dbs[0].set(Bytes::from_static(b"bits"), Value::list(crate::types::ListValue::default()), 0);
         assert_eq!(ro(&mut sh, &[]), err(WRONGTYPE));
         assert_eq!(bf(&mut sh, &["set", "u8", "0", "1"]), err(WRONGTYPE));
         assert_eq!(ro(&mut sh, &["set", "u8", "0", "1"]), err(errors::BITFIELD_RO_GET_ONLY));

@@ -87,7 +87,7 @@ fn invalid() -> Reply {
 /// Redis's isHLLObjectOrReply: a string holding a well-formed HLL header.
 fn check(v: &Value) -> Result<&[u8], Reply> {
     match v {
-        Value::Str(StrValue::Raw(b)) if hll::is_hll(b) => Ok(b),
+        Value::Str(s) if s.as_text().is_some_and(hll::is_hll) => Ok(s.as_text().unwrap_or_default()),
         Value::Str(_) => Err(Reply::error(errors::NOT_HLL)),
         #[allow(unreachable_patterns)]
         _ => Err(Reply::error(WRONGTYPE)),
@@ -97,18 +97,14 @@ fn check(v: &Value) -> Result<&[u8], Reply> {
 /// Runs `f` on the bytes of a checked HLL value, in place (no copy when the value is not shared).
 fn edit<T>(v: &mut Value, f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
     let Value::Str(s) = v else { unreachable!("checked HLL value") };
-    let bytes = match std::mem::replace(s, StrValue::Int(0)) {
-        StrValue::Raw(b) => b,
-        StrValue::Int(_) => unreachable!("checked HLL value"),
-    };
-    let mut buf = Vec::from(bytes);
+    let mut buf = std::mem::replace(s, StrValue::Int(0)).into_vec();
     let out = f(&mut buf);
-    *s = StrValue::Raw(Bytes::from(buf));
+    *s = StrValue::from_vec(buf);
     out
 }
 
 fn store_new(sh: &mut Shard, db: usize, key: &[u8], bytes: Vec<u8>) {
-    sh.dbs[db].set(Bytes::copy_from_slice(key), Value::Str(StrValue::Raw(Bytes::from(bytes))), 0);
+    sh.dbs[db].set(Bytes::copy_from_slice(key), Value::Str(StrValue::from_vec(bytes)), 0);
     sh.notify(db, class::NEW, "new", key);
 }
 
@@ -477,7 +473,7 @@ mod tests {
         call(&mut sh, pfadd, &[b"pfadd", b"h", b"a"]);
         sh.dbs[0].set_expire(b"h", 10_000_000);
         call(&mut sh, pfadd, &[b"pfadd", b"h", b"b"]);
-        assert_eq!(sh.dbs[0].table.get(&b"h"[..]).unwrap().expire_at, 10_000_000);
+        assert_eq!(sh.dbs[0].table.get(&b"h"[..]).unwrap().expire_at(), 10_000_000);
     }
 
     #[test]
@@ -497,7 +493,7 @@ mod tests {
         call(&mut sh, pfadd, &[b"pfadd", b"c", b"a", b"b", b"c"]);
         let mut bytes = raw(&mut sh, b"c");
         bytes.extend_from_slice(b"hello");
-        sh.dbs[0].set(Bytes::from_static(b"c"), Value::Str(StrValue::Raw(bytes.into())), 0);
+        sh.dbs[0].set(Bytes::from_static(b"c"), Value::Str(StrValue::from_vec(bytes)), 0);
         assert_eq!(count(&mut sh, &[b"c"]), invalid());
         assert_eq!(count(&mut sh, &[b"c", b"x"]), invalid());
         // The first failing key decides the error.

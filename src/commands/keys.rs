@@ -293,7 +293,7 @@ impl CountOp {
 }
 
 fn is_expired(e: &Entry, now: u64) -> bool {
-    e.expire_at != 0 && e.expire_at <= now
+    e.expire_at() != 0 && e.expire_at() <= now
 }
 
 /// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT with NX | XX | GT | LT (Redis 7.0 semantics).
@@ -329,7 +329,7 @@ fn expire_generic(sh: &mut Shard, db: usize, args: &[Bytes], relative: bool, sec
         }
     }
     let Some(e) = sh.lookup_write(db, &args[1]) else { return Reply::Int(0) };
-    let current = if e.expire_at == 0 { -1 } else { e.expire_at as i64 };
+    let current = if e.expire_at() == 0 { -1 } else { e.expire_at() as i64 };
     if (nx && current != -1)
         || (xx && current == -1)
         || (gt && (current == -1 || when <= current))
@@ -367,10 +367,10 @@ fn pexpireat(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
 fn ttl_generic(sh: &mut Shard, db: usize, key: &[u8], ms: bool, absolute: bool) -> Reply {
     let now = sh.now_ms;
     let Some(e) = sh.lookup(db, key) else { return Reply::Int(-2) };
-    if e.expire_at == 0 {
+    if e.expire_at() == 0 {
         return Reply::Int(-1);
     }
-    let t = if absolute { e.expire_at } else { e.expire_at.saturating_sub(now) } as i64;
+    let t = if absolute { e.expire_at() } else { e.expire_at().saturating_sub(now) } as i64;
     Reply::Int(if ms {
         t
     } else if absolute {
@@ -398,7 +398,7 @@ fn pexpiretime(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
 
 fn persist(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     match sh.lookup_write(db, &args[1]) {
-        Some(e) if e.expire_at != 0 => {
+        Some(e) if e.expire_at() != 0 => {
             sh.dbs[db].set_expire(&args[1], 0);
             sh.notify(db, class::GENERIC, "persist", &args[1]);
             Reply::Int(1)
@@ -438,7 +438,8 @@ fn move_cmd(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
         return Reply::Int(0);
     }
     let Some(e) = sh.dbs[db].remove(&args[1]) else { return Reply::Int(0) };
-    sh.dbs[target].set(e.key, e.value, e.expire_at);
+    let (key, value, deadline) = e.into_parts();
+    sh.dbs[target].set(key, value, deadline);
     sh.notify(db, class::GENERIC, "move_from", &args[1]);
     sh.notify(target, class::GENERIC, "move_to", &args[1]);
     Reply::Int(1)
@@ -457,7 +458,8 @@ pub fn rename_local(sh: &mut Shard, db: usize, src: &Bytes, dst: &Bytes, nx: boo
         return Reply::Int(0);
     }
     if let Some(e) = sh.dbs[db].remove(src) {
-        sh.dbs[db].set(dst.clone(), e.value, e.expire_at);
+        let (_, value, deadline) = e.into_parts();
+        sh.dbs[db].set(dst.clone(), value, deadline);
         sh.notify(db, class::GENERIC, "rename_from", src);
         sh.notify(db, class::GENERIC, "rename_to", dst);
     }
@@ -466,7 +468,7 @@ pub fn rename_local(sh: &mut Shard, db: usize, src: &Bytes, dst: &Bytes, nx: boo
 
 /// A live key's value and deadline, cloned.
 fn read_entry(sh: &mut Shard, db: usize, key: &[u8]) -> Option<(Value, u64)> {
-    sh.lookup_write(db, key).map(|e| (e.value.clone(), e.expire_at))
+    sh.lookup_write(db, key).map(|e| (e.value.clone(), e.expire_at()))
 }
 
 /// COPY's write: stores the copy unless the destination exists and REPLACE was not given.
@@ -486,8 +488,8 @@ fn keys_on(sh: &mut Shard, db: usize, pattern: &[u8]) -> Vec<Bytes> {
     sh.dbs[db]
         .table
         .iter()
-        .filter(|e| !is_expired(e, now) && (all || glob_match(pattern, &e.key, false)))
-        .map(|e| e.key.clone())
+        .filter(|e| !is_expired(e, now) && (all || glob_match(pattern, e.key(), false)))
+        .map(|e| e.key_bytes())
         .collect()
 }
 
@@ -508,11 +510,11 @@ pub fn scan_step(
     let next = sh.dbs[db].table.scan(pos, count, |e| {
         visited += 1;
         if is_expired(e, now) {
-            expired.push(e.key.clone());
-        } else if pattern.is_none_or(|p| glob_match(p, &e.key, false))
+            expired.push(e.key_bytes());
+        } else if pattern.is_none_or(|p| glob_match(p, e.key(), false))
             && type_name.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()))
         {
-            found.push(e.key.clone());
+            found.push(e.key_bytes());
         }
     });
     for k in expired {
@@ -531,7 +533,7 @@ pub fn random_on(sh: &mut Shard, db: usize) -> Option<Bytes> {
         let (r1, r2) = (sh.next_rand(), sh.next_rand());
         let (key, expired) = {
             let e = sh.dbs[db].table.random(r1, r2)?;
-            (e.key.clone(), is_expired(e, now))
+            (e.key_bytes(), is_expired(e, now))
         };
         if !expired {
             return Some(key);
@@ -754,7 +756,8 @@ async fn rename<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes], nx: bool) -> Reply 
         return shutting_down();
     };
     tx.run(ds, move |sh| {
-        sh.dbs[db].set(dst.clone(), e.value, e.expire_at);
+        let (_, value, deadline) = e.into_parts();
+        sh.dbs[db].set(dst.clone(), value, deadline);
         sh.notify(db, class::GENERIC, "rename_to", &dst);
     })
     .await;
@@ -983,7 +986,7 @@ mod tests {
         assert_eq!(call(&mut sh, move_cmd, &["move", "a", "x"]), err(errors::NOT_INTEGER));
         assert_eq!(call(&mut sh, move_cmd, &["move", "nope", "1"]), Reply::Int(0));
         assert_eq!(call(&mut sh, move_cmd, &["move", "a", "1"]), Reply::Int(1));
-        assert_eq!(sh.dbs[1].table.get(b"a").map(|e| e.expire_at), Some(NOW + 5000));
+        assert_eq!(sh.dbs[1].table.get(b"a").map(|e| e.expire_at()), Some(NOW + 5000));
         put(&mut sh, "a", 0);
         assert_eq!(call(&mut sh, move_cmd, &["move", "a", "1"]), Reply::Int(0), "target exists");
 
@@ -995,7 +998,7 @@ mod tests {
         assert_eq!(rename_local(&mut sh, 0, &b("t"), &b("a"), true), Reply::Int(0));
         assert_eq!(rename_local(&mut sh, 0, &b("t"), &b("a"), false), Reply::Ok);
         assert!(sh.dbs[0].table.get(b"t").is_none());
-        assert_eq!(sh.dbs[0].table.get(b"a").map(|e| e.expire_at), Some(NOW + 9000));
+        assert_eq!(sh.dbs[0].table.get(b"a").map(|e| e.expire_at()), Some(NOW + 9000));
         assert_eq!(rename_local(&mut sh, 0, &b("a"), &b("c"), true), Reply::Int(1));
         assert_eq!(sh.dbs[0].expires_count(), 1);
     }

@@ -216,7 +216,7 @@ fn push_values(sh: &mut Shard, db: usize, key: &Bytes, vals: &[Bytes], left: boo
             }
             l.update_encoding(limit);
             let n = l.len();
-            sh.dbs[db].set(Bytes::copy_from_slice(key), Value::List(l), 0);
+            sh.dbs[db].set(Bytes::copy_from_slice(key), Value::list(l), 0);
             n
         }
         Ok(Some(l)) => {

@@ -155,9 +155,9 @@ mod tests {
             Reply::error(errors::SYNTAX)
         );
         assert_eq!(run(&mut sh, restore, &[b"restore", b"k2", b"5000", &p, b"idletime", b"10"]), Reply::Ok);
-        assert_eq!(sh.dbs[0].table.get(b"k2").unwrap().expire_at, 1_005_000);
+        assert_eq!(sh.dbs[0].table.get(b"k2").unwrap().expire_at(), 1_005_000);
         assert_eq!(run(&mut sh, restore, &[b"restore", b"k", b"2000000", &p, b"REPLACE", b"ABSTTL"]), Reply::Ok);
-        assert_eq!(sh.dbs[0].table.get(b"k").unwrap().expire_at, 2_000_000);
+        assert_eq!(sh.dbs[0].table.get(b"k").unwrap().expire_at(), 2_000_000);
         // An absolute deadline already past: the old key is deleted, nothing is created.
         assert_eq!(run(&mut sh, restore, &[b"restore", b"k", b"10", &p, b"REPLACE", b"ABSTTL"]), Reply::Ok);
         assert!(sh.dbs[0].table.get(b"k").is_none());

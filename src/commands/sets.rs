@@ -258,7 +258,7 @@ fn sadd(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
         }
         Ok(None) => {
             let key = Bytes::copy_from_slice(&args[1]);
-            sh.dbs[db].set(key, Value::Set(SetValue::create(&args[2], hint, lim)), 0);
+            sh.dbs[db].set(key, Value::set(SetValue::create(&args[2], hint, lim)), 0);
             match sh.dbs[db].table.get_mut(&args[1]).map(|e| &mut e.value) {
                 Some(Value::Set(s)) => s,
                 _ => unreachable!("just stored"),
@@ -477,7 +477,7 @@ fn read_source(sh: &mut Shard, db: usize, key: &[u8]) -> Source {
     match sh.lookup(db, key) {
         None => Ok(None),
         Some(e) => match &e.value {
-            Value::Set(s) => Ok(Some(s.clone())),
+            Value::Set(s) => Ok(Some((**s).clone())),
             _ => Err(()),
         },
     }
@@ -574,7 +574,7 @@ fn store(sh: &mut Shard, db: usize, dst: &[u8], members: Vec<Bytes>, event: &'st
         set.add(m, lim);
     }
     let n = set.len() as i64;
-    sh.dbs[db].set(Bytes::copy_from_slice(dst), Value::Set(set), 0);
+    sh.dbs[db].set(Bytes::copy_from_slice(dst), Value::set(set), 0);
     sh.notify(db, class::SET, event, dst);
     Reply::Int(n)
 }
@@ -599,7 +599,7 @@ fn local(sh: &mut Shard, db: usize, op: SetMulti, p: &Plan) -> Reply {
     for k in &p.sources {
         match table.get(k).map(|e| &e.value) {
             None => sets.push(None),
-            Some(Value::Set(s)) => sets.push(Some(s)),
+            Some(Value::Set(s)) => sets.push(Some(&**s)),
             Some(_) => return Reply::error(WRONGTYPE),
         }
     }
@@ -652,7 +652,7 @@ fn give_member(sh: &mut Shard, db: usize, dst: &[u8], m: &[u8]) {
         _ => {
             let mut s = SetValue::create(m, 1, lim);
             s.add(m, lim);
-            sh.dbs[db].set(Bytes::copy_from_slice(dst), Value::Set(s), 0);
+            sh.dbs[db].set(Bytes::copy_from_slice(dst), Value::set(s), 0);
             true
         }
     };

@@ -313,7 +313,7 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, read_only: bool, args: &[Bytes]) -
                         }
                     } else {
                         let limit = sh.config.list_max_listpack_size;
-                        sh.dbs[db].set(d2.clone(), Value::List(ListValue::from_items(items, limit)), 0);
+                        sh.dbs[db].set(d2.clone(), Value::list(ListValue::from_items(items, limit)), 0);
                         sh.notify(db, class::LIST, "sortstore", &d2);
                     }
                 })

@@ -367,7 +367,7 @@ fn set(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     if (nx && exists) || (xx && !exists) {
         return get_reply();
     }
-    let deadline = if keepttl { sh.dbs[db].table.get(&args[1]).map_or(0, |e| e.expire_at) } else { deadline };
+    let deadline = if keepttl { sh.dbs[db].table.get(&args[1]).map_or(0, |e| e.expire_at()) } else { deadline };
     let reply = if want_get { get_reply() } else { Reply::Ok };
     put_str(sh, db, &args[1], StrValue::from_bytes(&args[2]), deadline);
     sh.notify(db, class::STRING, "set", &args[1]);
@@ -500,7 +500,7 @@ fn getex(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
             sh.dbs[db].set_expire(&args[1], d);
             sh.notify(db, class::GENERIC, "expire", &args[1]);
         }
-        None if persist && sh.dbs[db].table.get(&args[1]).is_some_and(|e| e.expire_at != 0) => {
+        None if persist && sh.dbs[db].table.get(&args[1]).is_some_and(|e| e.expire_at() != 0) => {
             sh.dbs[db].set_expire(&args[1], 0);
             sh.notify(db, class::GENERIC, "persist", &args[1]);
         }
@@ -529,7 +529,7 @@ fn append(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
             buf.extend_from_slice(&s.to_bytes());
             buf.extend_from_slice(&args[2]);
             // Like Redis, an appended-to string is raw bytes, never the integer encoding.
-            replace_str(sh, db, &args[1], StrValue::Raw(Bytes::from(buf)));
+            replace_str(sh, db, &args[1], StrValue::from_vec(buf));
             sh.notify(db, class::STRING, "append", &args[1]);
             Reply::Int(total as i64)
         }
@@ -598,7 +598,7 @@ fn incrbyfloat(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     }
     let text = Bytes::from(incrbyfloat_text(v));
     // Redis stores the result as a plain string (embstr), not as an integer.
-    replace_str(sh, db, &args[1], StrValue::Raw(text.clone()));
+    replace_str(sh, db, &args[1], StrValue::text(&text));
     sh.notify(db, class::STRING, "incrbyfloat", &args[1]);
     Reply::Bulk(text)
 }
@@ -664,7 +664,7 @@ fn setrange(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     }
     buf[offset as usize..end as usize].copy_from_slice(value);
     let len = buf.len() as i64;
-    replace_str(sh, db, &args[1], StrValue::Raw(Bytes::from(buf)));
+    replace_str(sh, db, &args[1], StrValue::from_vec(buf));
     sh.notify(db, class::STRING, "setrange", &args[1]);
     Reply::Int(len)
 }
@@ -673,7 +673,7 @@ fn setrange(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
 fn read_str_for_write(sh: &mut Shard, db: usize, key: &[u8]) -> Result<Option<(StrValue, u64)>, Reply> {
     match sh.lookup_write(db, key) {
         Some(e) => match &e.value {
-            Value::Str(s) => Ok(Some((s.clone(), e.expire_at))),
+            Value::Str(s) => Ok(Some((s.clone(), e.expire_at()))),
             #[allow(unreachable_patterns)]
             _ => Err(Reply::error(WRONGTYPE)),
         },
@@ -847,7 +847,7 @@ mod tests {
     }
 
     fn expire_at(sh: &Shard, key: &str) -> u64 {
-        sh.dbs[0].table.get(key.as_bytes()).map_or(u64::MAX, |e| e.expire_at)
+        sh.dbs[0].table.get(key.as_bytes()).map_or(u64::MAX, |e| e.expire_at())
     }
 
     #[test]

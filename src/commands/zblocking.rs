@@ -401,7 +401,7 @@ mod tests {
         }
         // A list written to the key serves nobody waiting for a sorted set.
         let l = ListValue::from_items([Bytes::from_static(b"x")], 128);
-        sh.dbs[0].set(k.clone(), Value::List(l), 0);
+        sh.dbs[0].set(k.clone(), Value::list(l), 0);
         sh.notify(0, class::LIST, "lpush", &k);
         sh.after_work();
         assert!(r1.try_recv().is_err());
@@ -433,7 +433,7 @@ mod tests {
         let wl = Waiter { client: 2, claim, tx, op: BlockOp::Pop { left: true, count: None }, serve: serve_list };
         sh.blocking.register(0, &k, wz);
         sh.blocking.register(0, &k, wl);
-        sh.dbs[0].set(k.clone(), Value::List(ListValue::from_items([Bytes::from_static(b"x")], 128)), 0);
+        sh.dbs[0].set(k.clone(), Value::list(ListValue::from_items([Bytes::from_static(b"x")], 128)), 0);
         sh.notify(0, class::LIST, "rpush", &k);
         sh.after_work();
         assert_eq!(rl.try_recv().unwrap(), Some(b("k")), "the list waiter behind a sorted-set waiter is served");

@@ -580,7 +580,7 @@ fn zadd_generic(sh: &mut Shard, db: usize, args: &[Bytes], mut f: AddFlags) -> R
             let mut z = ZSet::new();
             run(&mut z);
             if !z.is_empty() {
-                sh.dbs[db].set(Bytes::copy_from_slice(key), Value::ZSet(z), 0);
+                sh.dbs[db].set(Bytes::copy_from_slice(key), Value::zset(z), 0);
             }
         }
     }
@@ -1398,7 +1398,7 @@ fn store_result(sh: &mut Shard, db: usize, dst: &[u8], items: Members, event: &'
         return Reply::Int(0);
     }
     let z = ZSet::from_entries(items, limits(sh));
-    sh.dbs[db].set(Bytes::copy_from_slice(dst), Value::ZSet(z), 0);
+    sh.dbs[db].set(Bytes::copy_from_slice(dst), Value::zset(z), 0);
     sh.notify(db, class::ZSET, event, dst);
     Reply::Int(n as i64)
 }

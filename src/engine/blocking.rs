@@ -213,7 +213,7 @@ mod tests {
 
     fn push(sh: &mut Shard, key: &Bytes, items: &[&'static str]) {
         let l = ListValue::from_items(items.iter().map(|s| Bytes::from_static(s.as_bytes())), 128);
-        sh.dbs[0].set(key.clone(), Value::List(l), 0);
+        sh.dbs[0].set(key.clone(), Value::list(l), 0);
         sh.notify(0, crate::engine::notify::class::LIST, "rpush", key);
         sh.serve_blocked();
     }

@@ -31,7 +31,7 @@ impl Db {
 
     /// Removes `key` if its deadline has passed; true when it did.
     pub fn expire_if_due(&mut self, key: &[u8], now: u64) -> bool {
-        let due = matches!(self.table.get(key), Some(e) if e.expire_at != 0 && e.expire_at <= now);
+        let due = matches!(self.table.get(key), Some(e) if e.expire_at() != 0 && e.expire_at() <= now);
         if due {
             self.remove(key);
         }
@@ -41,7 +41,7 @@ impl Db {
     /// Finds a live key, removing it first if its deadline has passed. Returns the entry and
     /// whether an expiry happened.
     pub fn lookup(&mut self, key: &[u8], now: u64) -> (Option<&mut Entry>, bool) {
-        let expired = matches!(self.table.get(key), Some(e) if e.expire_at != 0 && e.expire_at <= now);
+        let expired = matches!(self.table.get(key), Some(e) if e.expire_at() != 0 && e.expire_at() <= now);
         if expired {
             self.remove(key);
             return (None, true);
@@ -54,10 +54,10 @@ impl Db {
         if expire_at != 0 {
             self.expires.insert((expire_at, key.clone()));
         }
-        let old = self.table.insert(Entry::new(key, value, expire_at));
+        let old = self.table.insert(Entry::new(&key, value, expire_at));
         if let Some(o) = &old {
-            if o.expire_at != 0 && o.expire_at != expire_at {
-                self.expires.remove(&(o.expire_at, o.key.clone()));
+            if o.expire_at() != 0 && o.expire_at() != expire_at {
+                self.expires.remove(&(o.expire_at(), key));
             }
         }
         old
@@ -68,9 +68,10 @@ impl Db {
     pub fn upsert(&mut self, key: &[u8], value: Value, expire_at: u64) -> Option<Value> {
         if let Some(e) = self.table.get_mut(key) {
             let old = std::mem::replace(&mut e.value, value);
-            let old_deadline = std::mem::replace(&mut e.expire_at, expire_at);
+            let old_deadline = e.expire_at();
             if old_deadline != expire_at {
-                let k = e.key.clone();
+                e.set_expire_at(expire_at);
+                let k = e.key_bytes();
                 if old_deadline != 0 {
                     self.expires.remove(&(old_deadline, k.clone()));
                 }
@@ -87,8 +88,8 @@ impl Db {
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let e = self.table.remove(key)?;
-        if e.expire_at != 0 {
-            self.expires.remove(&(e.expire_at, e.key.clone()));
+        if e.expire_at() != 0 {
+            self.expires.remove(&(e.expire_at(), e.key_bytes()));
         }
         Some(e)
     }
@@ -96,14 +97,19 @@ impl Db {
     /// Changes a present key's deadline (0 removes it). Returns false when the key is absent.
     pub fn set_expire(&mut self, key: &[u8], expire_at: u64) -> bool {
         let Some(e) = self.table.get_mut(key) else { return false };
-        let old = std::mem::replace(&mut e.expire_at, expire_at);
-        let k = e.key.clone();
+        let old = e.expire_at();
+        if old == expire_at {
+            return true;
+        }
+        e.set_expire_at(expire_at);
+        let k = e.key_bytes();
         if old != 0 {
             self.expires.remove(&(old, k.clone()));
         }
         if expire_at != 0 {
             self.expires.insert((expire_at, k));
         }
+        self.table.recharge(key);
         true
     }
 

@@ -1,43 +1,21 @@
 //! The key table: extendible hashing over hashbrown tables. A directory indexed by the top bits
-//! of a key's hash points at segments; a segment that grows past `SEGMENT_MAX` splits in two on
+//! of a key's hash points at segments; a segment that fills past `SPLIT_AT` splits in two on
 //! its own, so the table never rehashes everything at once (no latency spike, no moment with two
 //! copies). Segments cover contiguous ranges of hash space, which gives SCAN a cursor that stays
 //! valid across splits: a position in hash space.
 
+pub use super::entry::Entry;
 use super::table_snapshot::TableSnapshot;
-use crate::types::Value;
-use bytes::Bytes;
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 
-/// A segment splits when it holds more entries than this.
-const SEGMENT_MAX: usize = 4096;
+/// A full segment splits once it holds this many entries (a 4096-slot hashbrown table is full
+/// at 7/8); below it, a full segment is rebuilt one size up, or at its size when deleted slots
+/// took its room.
+const SPLIT_AT: usize = 4096 * 7 / 8 * 3 / 4;
 /// Hash positions used by cursors: the top 56 bits of the hash.
 pub const POS_BITS: u32 = 56;
-
-#[derive(Debug)]
-pub struct Entry {
-    pub key: Bytes,
-    pub value: Value,
-    /// Absolute deadline in Unix ms; 0 when the key has no TTL.
-    pub expire_at: u64,
-    /// Bytes this entry is charged in the table's accounting (`memory::entry_charge` when it
-    /// was last measured); the table's total is the sum of these plus its slots.
-    pub charge: u32,
-    /// LRU clock or LFU field of the last access (`memory`); 0 until first set.
-    pub access: u32,
-}
-
-impl Entry {
-    pub fn new(key: Bytes, value: Value, expire_at: u64) -> Entry {
-        let charge = super::memory::entry_charge(&key, &value);
-        Entry { key, value, expire_at, charge, access: 0 }
-    }
-}
-
-/// Bytes one slot of a segment takes (the entry plus hashbrown's control byte).
-const SLOT_BYTES: usize = std::mem::size_of::<Entry>() + 1;
 
 struct Segment {
     table: HashTable<Entry>,
@@ -63,7 +41,7 @@ pub struct KeyTable {
     len: usize,
     /// Sum of the entries' charges.
     charged: usize,
-    /// Bytes of the segments' slot arrays (capacity, not just occupied slots).
+    /// Bytes of the segments' slot arrays (their allocations, not just occupied slots).
     slots: usize,
     /// A snapshot in progress: segments are serialized before they change.
     snap: Option<Box<TableSnapshot>>,
@@ -101,8 +79,8 @@ impl KeyTable {
         let h = self.hash(key);
         let s = self.segment_of(h);
         self.before_change(s);
-        let e = self.segments[s].table.find_mut(seg_hash(h), |e| e.key == key)?;
-        let c = super::memory::entry_charge(&e.key, &e.value);
+        let e = self.segments[s].table.find_mut(seg_hash(h), |e| e.key() == key)?;
+        let c = e.measure();
         self.charged = self.charged + c as usize - e.charge as usize;
         e.charge = c;
         Some(e)
@@ -126,7 +104,7 @@ impl KeyTable {
 
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
         let h = self.hash(key);
-        self.segments[self.segment_of(h)].table.find(seg_hash(h), |e| e.key == key)
+        self.segments[self.segment_of(h)].table.find(seg_hash(h), |e| e.key() == key)
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
@@ -134,44 +112,64 @@ impl KeyTable {
         let s = self.segment_of(h);
         if self.snap.is_some() {
             // A miss changes nothing: only a found entry may be changed through the reference.
-            self.segments[s].table.find(seg_hash(h), |e| e.key == key)?;
+            self.segments[s].table.find(seg_hash(h), |e| e.key() == key)?;
             self.before_change(s);
         }
-        self.segments[s].table.find_mut(seg_hash(h), |e| e.key == key)
+        self.segments[s].table.find_mut(seg_hash(h), |e| e.key() == key)
     }
 
     /// Inserts or replaces; returns the previous entry.
     pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
-        let h = self.hash(&entry.key);
+        let h = self.hash(entry.key());
         let s = self.segment_of(h);
         self.before_change(s);
-        let hasher = self.hasher;
-        let seg = &mut self.segments[s];
         self.charged += entry.charge as usize;
-        match seg.table.find_mut(seg_hash(h), |e| e.key == entry.key) {
-            Some(slot) => {
-                let old = std::mem::replace(slot, entry);
-                self.charged -= old.charge as usize;
-                Some(old)
-            }
-            None => {
-                let cap = seg.table.capacity();
-                seg.table.insert_unique(seg_hash(h), entry, |e| seg_hash(hasher.hash_one(&e.key[..])));
-                self.slots = self.slots + seg.table.capacity() * SLOT_BYTES - cap * SLOT_BYTES;
-                self.len += 1;
-                if seg.table.len() > SEGMENT_MAX {
-                    self.split(s);
-                }
-                None
-            }
+        if let Some(slot) = self.segments[s].table.find_mut(seg_hash(h), |e| e.key() == entry.key()) {
+            let old = std::mem::replace(slot, entry);
+            self.charged -= old.charge as usize;
+            return Some(old);
         }
+        let hasher = self.hasher;
+        let s = self.make_room(s, h);
+        self.segments[s].table.insert_unique(seg_hash(h), entry, |e| seg_hash(hasher.hash_one(e.key())));
+        self.len += 1;
+        None
+    }
+
+    /// Before a new key goes into segment `s`: if its table has no room left, splits it (when
+    /// full enough) or rebuilds it. hashbrown would otherwise double the table itself — also
+    /// when the room went to deleted slots, which under steady churn doubles a segment's slots
+    /// for nothing. Returns the segment that now covers hash `h`.
+    fn make_room(&mut self, s: usize, h: u64) -> usize {
+        let t = &self.segments[s].table;
+        if t.len() < t.capacity() {
+            return s;
+        }
+        if t.len() >= SPLIT_AT {
+            self.split(s);
+            return self.segment_of(h);
+        }
+        self.rebuild(s);
+        s
+    }
+
+    /// Moves segment `s` into a fresh table with room for one more entry (no deleted slots).
+    fn rebuild(&mut self, s: usize) {
+        let hasher = self.hasher;
+        let old = std::mem::replace(&mut self.segments[s].table, HashTable::new());
+        let mut table = HashTable::with_capacity(old.len() + 1);
+        self.slots = self.slots + table.allocation_size() - old.allocation_size();
+        for e in old {
+            table.insert_unique(seg_hash(hasher.hash_one(e.key())), e, |e| seg_hash(hasher.hash_one(e.key())));
+        }
+        self.segments[s].table = table;
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let h = self.hash(key);
         let s = self.segment_of(h);
         self.before_change(s);
-        let found = self.segments[s].table.find_entry(seg_hash(h), |e| e.key == key).ok()?;
+        let found = self.segments[s].table.find_entry(seg_hash(h), |e| e.key() == key).ok()?;
         let (entry, _) = found.remove();
         self.len -= 1;
         self.charged -= entry.charge as usize;
@@ -281,15 +279,15 @@ impl KeyTable {
         let depth = self.segments[s].depth + 1;
         let hasher = self.hasher;
         let old = std::mem::replace(&mut self.segments[s].table, HashTable::new());
-        self.slots -= old.capacity() * SLOT_BYTES;
+        self.slots -= old.allocation_size();
         let mut low = HashTable::with_capacity(old.len() / 2 + 16);
         let mut high = HashTable::with_capacity(old.len() / 2 + 16);
         for e in old {
-            let h = hasher.hash_one(&e.key[..]);
+            let h = hasher.hash_one(e.key());
             let table = if (h >> (64 - depth)) & 1 == 1 { &mut high } else { &mut low };
-            table.insert_unique(seg_hash(h), e, |e| seg_hash(hasher.hash_one(&e.key[..])));
+            table.insert_unique(seg_hash(h), e, |e| seg_hash(hasher.hash_one(e.key())));
         }
-        self.slots += (low.capacity() + high.capacity()) * SLOT_BYTES;
+        self.slots += low.allocation_size() + high.allocation_size();
         self.segments[s] = Segment { table: low, depth };
         let new_id = self.segments.len() as u32;
         self.segments.push(Segment { table: high, depth });
@@ -334,7 +332,7 @@ impl KeyTable {
                 self.segments[s]
                     .table
                     .iter()
-                    .map(|e| (self.hash(&e.key) >> (64 - POS_BITS), e))
+                    .map(|e| (self.hash(e.key()) >> (64 - POS_BITS), e))
                     .filter(|(p, _)| *p >= pos),
             );
             batch.sort_unstable_by_key(|(p, _)| *p);
@@ -395,12 +393,12 @@ impl KeyTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::StrValue;
+    use crate::types::{StrValue, Value};
     use proptest::prelude::*;
     use std::collections::{BTreeMap, BTreeSet};
 
     fn entry(k: &str) -> Entry {
-        Entry::new(Bytes::copy_from_slice(k.as_bytes()), Value::Str(StrValue::Int(1)), 0)
+        Entry::new(k.as_bytes(), Value::Str(StrValue::Int(1)), 0)
     }
 
     #[test]
@@ -432,7 +430,7 @@ mod tests {
         let mut round = 0;
         loop {
             let next = t.scan(pos, 100, |e| {
-                seen.insert(e.key.clone());
+                seen.insert(e.key_bytes());
             });
             // Grow the table while scanning, forcing splits under the cursor.
             for j in 0..200 {
@@ -448,6 +446,28 @@ mod tests {
         for i in 0..20_000 {
             assert!(seen.contains(format!("old{i}").as_bytes()), "missed old{i}");
         }
+    }
+
+    /// The slot bytes as they are, to check the incremental figure against.
+    fn recount(t: &KeyTable) -> usize {
+        t.segments.iter().map(|s| s.table.allocation_size()).sum()
+    }
+
+    #[test]
+    fn churn_keeps_slot_memory_flat_and_accounted() {
+        let mut t = KeyTable::new(5);
+        for i in 0..3000 {
+            t.insert(entry(&format!("k{i}")));
+        }
+        let settled = recount(&t);
+        // Replace keys one by one: deleted slots pile up, but no segment may double for them.
+        for i in 0..200_000 {
+            assert!(t.remove(format!("k{i}").as_bytes()).is_some());
+            t.insert(entry(&format!("k{}", i + 3000)));
+            assert_eq!(t.slots, recount(&t));
+        }
+        assert_eq!(t.len(), 3000);
+        assert!(recount(&t) <= settled * 2, "{} slot bytes after churn, {settled} before", recount(&t));
     }
 
     proptest! {
@@ -467,7 +487,7 @@ mod tests {
             let mut all = BTreeSet::new();
             let mut pos = 0;
             loop {
-                let next = t.scan(pos, 7, |e| { all.insert(String::from_utf8(e.key.to_vec()).unwrap()); });
+                let next = t.scan(pos, 7, |e| { all.insert(String::from_utf8(e.key().to_vec()).unwrap()); });
                 match next { Some(p) => pos = p, None => break }
             }
             prop_assert_eq!(all, model.keys().cloned().collect::<BTreeSet<_>>());

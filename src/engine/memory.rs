@@ -43,9 +43,10 @@ pub fn value_len(v: &Value) -> usize {
     }
 }
 
-/// The charge of one entry (key and value; the slot is charged with the table's capacity).
-pub fn entry_charge(key: &[u8], v: &Value) -> u32 {
-    (alloc_size(key.len()) + value_charge(v)).min(u32::MAX as usize) as u32
+/// The charge of one entry: its node of `node_bytes` (key, fields, deadline) and what the value
+/// holds outside it (the slot is charged with the table's capacity).
+pub fn entry_charge(node_bytes: usize, v: &Value) -> u32 {
+    (alloc_size(node_bytes) + value_charge(v)).min(u32::MAX as usize) as u32
 }
 
 /// Redis's maxmemory policies.

@@ -238,11 +238,11 @@ impl Shard {
             let mut visit = |e: &super::keytable::Entry| {
                 let score = match policy {
                     Policy::AllKeysLfu | Policy::VolatileLfu => 255 - memory::lfu_decayed(e.access, now, decay) as u64,
-                    Policy::VolatileTtl => u64::MAX - e.expire_at,
+                    Policy::VolatileTtl => u64::MAX - e.expire_at(),
                     Policy::AllKeysRandom | Policy::VolatileRandom => 0,
                     _ => memory::lru_idle_ms(e.access, now),
                 };
-                sampled.push((score, db, e.key.clone()));
+                sampled.push((score, db, e.key_bytes()));
             };
             if volatile {
                 d.sample_volatile(r1, samples, &mut visit);
@@ -273,7 +273,7 @@ impl Shard {
             let best = (0..self.evict_pool.len()).max_by_key(|&i| self.evict_pool[i].0)?;
             let (_, db, key) = self.evict_pool.swap_remove(best);
             match self.dbs[db].table.get(&key) {
-                Some(e) if !volatile || e.expire_at != 0 => return Some((db, key)),
+                Some(e) if !volatile || e.expire_at() != 0 => return Some((db, key)),
                 _ => continue,
             }
         }
@@ -340,7 +340,7 @@ impl Shard {
         // Logically expired keys count as missing, as in Redis.
         let now = self.now_ms;
         let live =
-            |d: usize, k: &Bytes| self.dbs[d].table.get(k).is_some_and(|e| e.expire_at == 0 || e.expire_at > now);
+            |d: usize, k: &Bytes| self.dbs[d].table.get(k).is_some_and(|e| e.expire_at() == 0 || e.expire_at() > now);
         let hit: Vec<(usize, Bytes)> = self
             .watched
             .keys()

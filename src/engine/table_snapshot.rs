@@ -57,7 +57,7 @@ impl TableSnapshot {
     pub(super) fn serialize(&mut self, entries: &HashTable<Entry>) -> usize {
         let mut n = 0;
         for e in entries.iter() {
-            if e.expire_at != 0 && e.expire_at <= self.cut_ms {
+            if e.expire_at() != 0 && e.expire_at() <= self.cut_ms {
                 continue;
             }
             (self.encode)(&mut self.out, e);
@@ -89,19 +89,18 @@ mod tests {
     use super::*;
     use crate::engine::KeyTable;
     use crate::types::{StrValue, Value};
-    use bytes::Bytes;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
     fn put(t: &mut KeyTable, k: u32, v: i64, expire_at: u64) {
-        t.insert(Entry::new(Bytes::from(format!("k{k}")), Value::Str(StrValue::Int(v)), expire_at));
+        t.insert(Entry::new(format!("k{k}").as_bytes(), Value::Str(StrValue::Int(v)), expire_at));
     }
 
     /// Encodes an entry as `key=value;` so the test can read the snapshot back.
     fn encoder() -> EntryEncoder {
         Box::new(|out: &mut Vec<u8>, e: &Entry| {
             let Value::Str(StrValue::Int(v)) = &e.value else { panic!("test values are integers") };
-            out.extend_from_slice(&e.key);
+            out.extend_from_slice(e.key());
             out.extend_from_slice(format!("={v};").as_bytes());
         })
     }

@@ -16,7 +16,7 @@ fn num(n: u64) -> Bytes {
 
 /// The key's deadline now, if it exists (0 = no TTL).
 fn deadline(sh: &Shard, db: usize, key: &[u8]) -> Option<u64> {
-    sh.dbs[db].table.get(key).map(|e| e.expire_at)
+    sh.dbs[db].table.get(key).map(|e| e.expire_at())
 }
 
 /// What to record for a write command that changed data; `None` means its own arguments.

@@ -217,10 +217,10 @@ async fn keys_in_slot<R: Rt>(ctx: &mut Ctx<'_, R>, slot: u16, max: usize, collec
         .hop(ctx.rt, shard, move |sh| {
             let (mut n, mut keys) = (0usize, Vec::new());
             for e in sh.dbs[db].table.iter() {
-                if key_slot(&e.key) == slot {
+                if key_slot(e.key()) == slot {
                     n += 1;
                     if collect && keys.len() < max {
-                        keys.push(e.key.clone());
+                        keys.push(e.key_bytes());
                     }
                 }
             }

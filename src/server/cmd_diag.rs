@@ -198,7 +198,7 @@ pub async fn memory<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> R
                 .shards
                 .hop(ctx.rt, shard, move |sh| {
                     sh.peek(db, &key).map(|e| {
-                        crate::engine::memory::entry_charge(&e.key, &e.value) as usize + ENTRY_OVERHEAD
+                        e.measure() as usize + ENTRY_OVERHEAD
                     })
                 })
                 .await
@@ -274,7 +274,7 @@ pub async fn debug<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
                     sh.lookup_write(db, &key).map(|e| {
                         format!(
                             "Value at:0x{:012x} refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
-                            0x7f00_0000_0000u64 + ((id as u64) << 32) + (e.key.len() as u64 * 64),
+                            0x7f00_0000_0000u64 + ((id as u64) << 32) + (e.key().len() as u64 * 64),
                             e.value.encoding(),
                             serialized_len(&e.value)
                         )
@@ -416,7 +416,7 @@ fn shard_digest(sh: &mut Shard) -> [u8; 20] {
     for (i, db) in sh.dbs.iter().enumerate() {
         for e in db.table.iter() {
             let v = value_digest(&e.value);
-            let d = digest_bytes(&[&(i as u64).to_le_bytes(), &e.key, &v, &e.expire_at.to_le_bytes()]);
+            let d = digest_bytes(&[&(i as u64).to_le_bytes(), e.key(), &v, &e.expire_at().to_le_bytes()]);
             for (a, b) in acc.iter_mut().zip(d) {
                 *a ^= b;
             }

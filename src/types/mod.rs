@@ -17,14 +17,15 @@ pub use set::{SetLimits, SetValue};
 pub use string::StrValue;
 pub use zset::ZSet;
 
-/// A value stored under a key.
+/// A value stored under a key. 32 bytes: strings and small hashes in place, the other
+/// collections behind a box (their headers are larger, and keys holding them are fewer).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(StrValue),
     Hash(HashValue),
-    Set(SetValue),
-    List(ListValue),
-    ZSet(ZSet),
+    Set(Box<SetValue>),
+    List(Box<ListValue>),
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -62,5 +63,28 @@ impl Value {
     }
 }
 
+/// Boxes for the collection variants, so building one reads like the other variants.
+impl Value {
+    pub fn set(s: SetValue) -> Value {
+        Value::Set(Box::new(s))
+    }
+
+    pub fn list(l: ListValue) -> Value {
+        Value::List(Box::new(l))
+    }
+
+    pub fn zset(z: ZSet) -> Value {
+        Value::ZSet(Box::new(z))
+    }
+}
+
 /// Redis's reply when a command meets a key of another type.
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_value_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<super::Value>(), 32);
+    }
+}

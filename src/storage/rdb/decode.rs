@@ -166,7 +166,7 @@ fn parse_score(b: &[u8]) -> Result<f64, RdbError> {
 }
 
 fn build_list(items: Vec<Bytes>, lim: &Limits) -> Option<Value> {
-    (!items.is_empty()).then(|| Value::List(ListValue::from_items(items, lim.list_fill)))
+    (!items.is_empty()).then(|| Value::list(ListValue::from_items(items, lim.list_fill)))
 }
 
 fn build_set(members: impl IntoIterator<Item = Bytes>, hint: usize, lim: &Limits) -> Result<Option<Value>, RdbError> {
@@ -177,7 +177,7 @@ fn build_set(members: impl IntoIterator<Item = Bytes>, hint: usize, lim: &Limits
             return Err(corrupt("duplicate set members detected"));
         }
     }
-    Ok(set.map(Value::Set))
+    Ok(set.map(Value::set))
 }
 
 fn build_hash(pairs: impl IntoIterator<Item = (Bytes, Bytes)>, lim: &Limits) -> Result<Option<Value>, RdbError> {
@@ -200,7 +200,7 @@ fn build_zset(items: Vec<(Bytes, f64)>, lim: &Limits) -> Result<Option<Value>, R
             return Err(corrupt("duplicate sorted set members detected"));
         }
     }
-    Ok((!items.is_empty()).then(|| Value::ZSet(ZSet::from_entries(items, lim.zset))))
+    Ok((!items.is_empty()).then(|| Value::zset(ZSet::from_entries(items, lim.zset))))
 }
 
 fn pairs_of(items: Vec<Bytes>, what: &str) -> Result<Vec<(Bytes, Bytes)>, RdbError> {

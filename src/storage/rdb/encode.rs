@@ -69,7 +69,7 @@ fn put_str_value(out: &mut Vec<u8>, s: &StrValue) {
     match s {
         StrValue::Int(n) if put_int_encoded(out, *n) => {}
         StrValue::Int(n) => put_string(out, itoa::Buffer::new().format(*n).as_bytes()),
-        StrValue::Raw(b) => put_string(out, b),
+        StrValue::Inline(_) | StrValue::Raw(_) => put_string(out, s.as_text().unwrap_or_default()),
     }
 }
 
@@ -126,7 +126,8 @@ pub fn put_value(out: &mut Vec<u8>, v: &Value, list_fill: i64) -> u8 {
             put_list(out, l, list_fill);
             kind::LIST_QUICKLIST_2
         }
-        Value::Set(SetValue::Ints(ints)) => {
+        Value::Set(s) if matches!(**s, SetValue::Ints(_)) => {
+            let SetValue::Ints(ints) = &**s else { unreachable!("matched above") };
             put_string(out, &intset_encode(ints));
             kind::SET_INTSET
         }
@@ -152,7 +153,7 @@ pub fn put_value(out: &mut Vec<u8>, v: &Value, list_fill: i64) -> u8 {
             }
             kind::HASH
         }
-        Value::ZSet(z @ ZSet::Pack(_)) => {
+        Value::ZSet(z) if matches!(**z, ZSet::Pack(_)) => {
             let mut lp = ListpackWriter::new();
             for (m, s) in z.range(0, z.len()) {
                 lp.push(&m);

@@ -40,7 +40,7 @@ fn value() -> impl Strategy<Value = Value> {
     ];
     prop_oneof![
         member.clone().prop_map(|m| Value::Str(StrValue::from_owned(Bytes::from(m)))),
-        proptest::collection::vec(member.clone(), 1..300).prop_map(move |items| Value::List(ListValue::from_items(
+        proptest::collection::vec(member.clone(), 1..300).prop_map(move |items| Value::list(ListValue::from_items(
             items.into_iter().map(Bytes::from),
             lim.list_fill
         ))),
@@ -49,14 +49,14 @@ fn value() -> impl Strategy<Value = Value> {
             for i in &items {
                 s.add(i, lim.set);
             }
-            Value::Set(s)
+            Value::set(s)
         }),
         proptest::collection::vec(any::<i64>(), 1..600).prop_map(move |items| {
             let mut s = SetValue::create(b"1", 1, lim.set);
             for i in &items {
                 s.add(i.to_string().as_bytes(), lim.set);
             }
-            Value::Set(s)
+            Value::set(s)
         }),
         proptest::collection::vec((member.clone(), member.clone()), 1..200).prop_map(move |items| {
             let mut h = HashValue::new();
@@ -70,7 +70,7 @@ fn value() -> impl Strategy<Value = Value> {
             for (m, s) in &items {
                 z.insert(m, *s, lim.zset);
             }
-            Value::ZSet(z)
+            Value::zset(z)
         }),
     ]
 }
@@ -172,6 +172,6 @@ fn bad_payloads() {
 fn zset_limits_choose_encodings() {
     let lim = ZLimits { entries: 128, value: 64 };
     let z = ZSet::from_entries(vec![(Bytes::from("a"), 1.5)], lim);
-    let p = dump_payload(&Value::ZSet(z), -2);
+    let p = dump_payload(&Value::zset(z), -2);
     assert_eq!(p[0], kind::ZSET_LISTPACK);
 }

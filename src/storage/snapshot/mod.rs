@@ -98,7 +98,7 @@ pub async fn start<'a, R: Rt, T>(
                         let counts = (d.len(), d.expires_count());
                         if counts.0 > 0 {
                             let encode = Box::new(move |out: &mut Vec<u8>, e: &crate::engine::Entry| {
-                                put_entry(out, &e.key, &e.value, e.expire_at, fill)
+                                put_entry(out, e.key(), &e.value, e.expire_at(), fill)
                             });
                             let mut snap = TableSnapshot::new(id, i, cut, encode);
                             snap.before_change = !canary;

@@ -517,6 +517,10 @@ pub fn scan_step(
             found.push(e.key_bytes());
         }
     });
+    // A replica leaves expired keys to its primary's DEL (they are only hidden).
+    if sh.replica_mode {
+        expired.clear();
+    }
     for k in expired {
         if sh.dbs[db].remove(&k).is_some() {
             sh.stats.expired_keys += 1;
@@ -537,6 +541,9 @@ pub fn random_on(sh: &mut Shard, db: usize) -> Option<Bytes> {
         };
         if !expired {
             return Some(key);
+        }
+        if sh.replica_mode {
+            continue;
         }
         sh.dbs[db].remove(&key);
         sh.stats.expired_keys += 1;

@@ -89,6 +89,8 @@ pub struct Shard {
     pub active_expire: bool,
     /// Set while this node is a replica: its primary expires keys (and sends DEL).
     pub replica_mode: bool,
+    /// The running job applies the primary's stream (see `expire_lazily`).
+    pub from_master: bool,
     /// Usage figures shared with other threads (the server's; a private one in unit tests).
     pub mem: Arc<MemGauge>,
     /// The running command's client asked not to touch access times (CLIENT NO-TOUCH).
@@ -132,6 +134,7 @@ impl Shard {
             slowlog: Default::default(),
             active_expire: true,
             replica_mode: false,
+            from_master: false,
             mem: Arc::new(MemGauge::new(1)),
             no_touch: false,
             evict_pool: Vec::new(),
@@ -522,15 +525,31 @@ impl Shard {
         total
     }
 
-    /// Finds a live key in `db`, expiring it lazily, and counts the hit or miss.
-    pub fn lookup(&mut self, db: usize, key: &[u8]) -> Option<&mut super::keytable::Entry> {
+    /// Lazy expiry of `key` before it is used. On a primary a due key is deleted (and the
+    /// deletion replicated). On a replica the primary decides: its stream sees the key as it
+    /// still is (its DEL will come), and other clients are told it is gone without it being
+    /// removed, as Redis does. Returns true when the key is there but must look absent.
+    fn expire_lazily(&mut self, db: usize, key: &[u8]) -> bool {
         let now = self.now_ms;
+        if self.replica_mode {
+            if self.from_master {
+                return false;
+            }
+            return self.dbs[db].table.get(key).is_some_and(|e| e.expire_at() != 0 && e.expire_at() <= now);
+        }
         if self.dbs[db].expire_if_due(key, now) {
             self.stats.expired_keys += 1;
             self.notify(db, class::EXPIRED, "expired", key);
         }
+        false
+    }
+
+    /// Finds a live key in `db`, expiring it lazily, and counts the hit or miss.
+    pub fn lookup(&mut self, db: usize, key: &[u8]) -> Option<&mut super::keytable::Entry> {
+        let now = self.now_ms;
+        let hidden = self.expire_lazily(db, key);
         let r = if self.no_touch { 0 } else { self.next_rand() };
-        match self.dbs[db].table.get_mut(key) {
+        match self.dbs[db].table.get_mut(key).filter(|_| !hidden) {
             Some(e) => {
                 self.stats.keyspace_hits += 1;
                 if !self.no_touch {
@@ -553,9 +572,8 @@ impl Shard {
     /// Like `lookup` but without touching hit/miss statistics (for writes and internal reads).
     pub fn lookup_write(&mut self, db: usize, key: &[u8]) -> Option<&mut super::keytable::Entry> {
         let now = self.now_ms;
-        if self.dbs[db].expire_if_due(key, now) {
-            self.stats.expired_keys += 1;
-            self.notify(db, class::EXPIRED, "expired", key);
+        if self.expire_lazily(db, key) {
+            return None;
         }
         let r = if self.no_touch { 0 } else { self.next_rand() };
         let e = self.dbs[db].table.get_mut(key)?;
@@ -567,10 +585,8 @@ impl Shard {
 
     /// Like `lookup_write` but leaves the access time alone (OBJECT, TYPE-like inspection).
     pub fn peek(&mut self, db: usize, key: &[u8]) -> Option<&mut super::keytable::Entry> {
-        let now = self.now_ms;
-        if self.dbs[db].expire_if_due(key, now) {
-            self.stats.expired_keys += 1;
-            self.notify(db, class::EXPIRED, "expired", key);
+        if self.expire_lazily(db, key) {
+            return None;
         }
         self.dbs[db].table.get_mut(key)
     }
@@ -626,6 +642,25 @@ mod watch_tests {
             sh.unwatch(0, key);
         }
         assert!(sh.watched.is_empty());
+    }
+
+    #[test]
+    fn a_replica_hides_expired_keys_but_leaves_them_to_its_primary() {
+        let mut sh = Shard::new(0, 16, 7);
+        sh.replica_mode = true;
+        put(&mut sh, "k", 1500);
+        sh.now_ms = 2000;
+        assert!(sh.lookup(0, b"k").is_none(), "a client sees it gone");
+        assert!(sh.lookup_write(0, b"k").is_none());
+        assert_eq!(sh.dbs[0].len(), 1, "but it stays until the primary's DEL");
+        // The primary's stream still sees it: a PERSIST sent before the primary expired it
+        // must find it here too.
+        sh.from_master = true;
+        assert!(sh.lookup_write(0, b"k").is_some());
+        sh.from_master = false;
+        sh.replica_mode = false;
+        assert!(sh.lookup(0, b"k").is_none());
+        assert_eq!(sh.dbs[0].len(), 0, "a primary deletes it");
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct ShardSet {
     /// A view used while EXEC holds the locks of every key its commands touch: `run_keyed`
     /// runs at once and `lock` takes nothing (taking them again would wait on ourselves).
     held: bool,
+    /// Work through this view applies the primary's stream (a replica's master client).
+    from_master: bool,
     /// Where the records of work run through this view go (a transaction being replicated as
     /// one unit; see `propagate::Capture`).
     capture: Option<Arc<Capture>>,
@@ -50,6 +52,7 @@ impl ShardSet {
                 next_txid: Arc::new(AtomicU64::new(1)),
                 mem,
                 held: false,
+                from_master: false,
                 capture: None,
                 snapshot_slot: Default::default(),
             },
@@ -67,6 +70,7 @@ impl ShardSet {
             next_txid: self.next_txid.clone(),
             mem: self.mem.clone(),
             held: true,
+            from_master: self.from_master,
             capture,
             snapshot_slot: self.snapshot_slot.clone(),
         }
@@ -82,9 +86,18 @@ impl ShardSet {
             next_txid: self.next_txid.clone(),
             mem: self.mem.clone(),
             held: self.held,
+            from_master: self.from_master,
             capture: Some(capture),
             snapshot_slot: self.snapshot_slot.clone(),
         }
+    }
+
+    /// The view a replica applies its primary's stream through.
+    pub fn master_view(&self) -> ShardSet {
+        let mut v = self.held_view(None);
+        v.held = false;
+        v.from_master = true;
+        v
     }
 
     pub fn capture(&self) -> Option<&Arc<Capture>> {
@@ -99,8 +112,11 @@ impl ShardSet {
     ) -> impl FnOnce(&mut Shard) -> T + Send + 'static {
         let cap = self.capture.clone();
         let finish = !self.held;
+        let from_master = self.from_master;
         move |sh: &mut Shard| {
+            sh.from_master = from_master;
             let out = sh.with_capture(cap.as_ref(), f);
+            sh.from_master = false;
             if let (Some(c), true) = (&cap, finish) {
                 c.finish();
             }
@@ -141,10 +157,13 @@ impl ShardSet {
         rt.perturb("hop-send").await;
         let (tx, rx) = oneshot::channel();
         let cap = self.capture.clone();
+        let from_master = self.from_master;
         if !self.post(
             id,
             Box::new(move |sh| {
+                sh.from_master = from_master;
                 let out = sh.with_capture(cap.as_ref(), f);
+                sh.from_master = false;
                 let _ = tx.send(sh.reply_after_events(out));
             }),
         ) {

@@ -74,7 +74,7 @@ impl<R: Rt> Connection<R> {
         home: ShardCell,
         peer: SocketAddr,
     ) -> Self {
-        let mut c = Connection::new(rt, shards, state, home, peer);
+        let mut c = Connection::new(rt, Arc::new(shards.master_view()), state, home, peer);
         c.client.authenticated = true;
         c.client.is_master = true;
         c

@@ -1,0 +1,172 @@
+//! Sentinel-driven failover against real processes: three Mayfly servers (one primary, two
+//! replicas started with --replicaof) and three real redis-sentinel processes on loopback. The
+//! primary is killed with SIGKILL; Sentinel must promote a replica, re-point the other one, keep
+//! every write acknowledged by WAIT, accept new writes, and turn the restarted old primary into a
+//! replica of the new one. Skipped, with a note, when redis-sentinel is not installed.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+mod common;
+
+use common::sentinel::{self, Sentinel, Timing, MASTER_SET};
+use common::Server;
+use redis::Connection;
+use std::time::{Duration, Instant};
+
+const KEYS: usize = 200;
+
+/// Waits up to `within` for `probe` to give a value; on timeout fails with `what` and every
+/// Sentinel's log (Sentinel's events are what explain a failover that did not happen).
+fn wait_for<T>(what: &str, within: Duration, sentinels: &[Sentinel], mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            let logs: Vec<String> =
+                sentinels.iter().map(|s| format!("--- sentinel :{}\n{}", s.port, s.log())).collect();
+            panic!("timed out after {within:?} waiting for {what}\n{}", logs.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// INFO replication as field -> value.
+fn replication_info(con: &mut Connection) -> Option<std::collections::HashMap<String, String>> {
+    let text: String = redis::cmd("INFO").arg("replication").query(con).ok()?;
+    Some(text.lines().filter_map(|l| l.split_once(':')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
+}
+
+fn client(port: u16) -> Option<Connection> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+    let con = client.get_connection_with_timeout(Duration::from_secs(2)).ok()?;
+    con.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    Some(con)
+}
+
+/// Is the server at `port` a replica of `primary` with its link up?
+fn follows(port: u16, primary: u16) -> Option<()> {
+    let info = replication_info(&mut client(port)?)?;
+    let ok = info.get("role")? == "slave"
+        && info.get("master_host")? == "127.0.0.1"
+        && info.get("master_port")? == &primary.to_string()
+        && info.get("master_link_status")? == "up";
+    ok.then_some(())
+}
+
+#[test]
+fn sentinel_promotes_a_replica_and_the_old_primary_rejoins() {
+    if !sentinel::installed() {
+        println!("NOTE: redis-sentinel not installed (Debian package redis-sentinel); Sentinel failover test skipped");
+        return;
+    }
+    let started = Instant::now();
+    let primary = Server::start(&[]);
+    let old_port = primary.port;
+    let replicaof = format!("--replicaof=127.0.0.1:{old_port}");
+    let replicas = [Server::start(&[&replicaof]), Server::start(&[&replicaof])];
+    let replica_ports = {
+        let mut p = [replicas[0].port, replicas[1].port];
+        p.sort_unstable();
+        p
+    };
+    let timing = Timing { down_after_ms: 1000, failover_timeout_ms: 10_000 };
+    let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(old_port, 2, &timing)).collect();
+
+    // Discovery: every Sentinel learns both replicas from the primary's INFO and the other two
+    // Sentinels from the hello channel on the primary.
+    wait_for("Sentinels to discover both replicas and each other", Duration::from_secs(20), &sentinels, || {
+        sentinels
+            .iter()
+            .all(|s| s.healthy_replica_ports() == replica_ports && s.instances("SENTINELS").len() == 2)
+            .then_some(())
+    });
+    let discovered = started.elapsed();
+
+    // Writes go where Sentinel says the primary is, and are acknowledged by a replica.
+    let addr = sentinels[0].primary_port().expect("Sentinel knows the primary");
+    assert_eq!(addr, old_port);
+    let mut con = client(addr).unwrap();
+    for i in 0..KEYS {
+        let _: () = redis::cmd("SET").arg(format!("key:{i}")).arg(format!("value:{i}")).query(&mut con).unwrap();
+    }
+    let _: i64 = redis::cmd("INCRBY").arg("counter").arg(KEYS).query(&mut con).unwrap();
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut con).unwrap();
+    assert!(acked >= 1, "WAIT 1 acknowledged by {acked} replicas");
+
+    // Kill -9 the primary and wait for Sentinel's +switch-master event.
+    let mut events = sentinels[1].client().unwrap();
+    events.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut pubsub = events.as_pubsub();
+    pubsub.subscribe("+switch-master").unwrap();
+    let killed_at = Instant::now();
+    drop(primary);
+    let message: String = pubsub.get_message().expect("+switch-master within 30 s").get_payload().unwrap();
+    let failover_time = killed_at.elapsed();
+    let words: Vec<&str> = message.split(' ').collect();
+    assert_eq!(words.len(), 5, "+switch-master payload: {message}");
+    assert_eq!((words[0], words[2]), (MASTER_SET, old_port.to_string().as_str()), "{message}");
+    let new_port: u16 = words[4].parse().unwrap();
+    assert!(replica_ports.contains(&new_port), "promoted {new_port}, replicas were {replica_ports:?}");
+    let other_port = replica_ports.into_iter().find(|&p| p != new_port).unwrap();
+    drop(pubsub);
+
+    // Every Sentinel agrees, the promoted one says it is a master, the other follows it.
+    wait_for("every Sentinel to report the new primary", Duration::from_secs(10), &sentinels, || {
+        sentinels.iter().all(|s| s.primary_port() == Some(new_port)).then_some(())
+    });
+    let mut new_con = client(new_port).unwrap();
+    let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut new_con).unwrap();
+    assert_eq!(role.first(), Some(&redis::Value::BulkString(b"master".to_vec())));
+    wait_for("the other replica to follow the new primary", Duration::from_secs(15), &sentinels, || {
+        follows(other_port, new_port)
+    });
+    let repointed = killed_at.elapsed();
+
+    // Acknowledged writes survived; new writes are accepted and replicated.
+    for i in 0..KEYS {
+        let v: Option<String> = redis::cmd("GET").arg(format!("key:{i}")).query(&mut new_con).unwrap();
+        assert_eq!(v.as_deref(), Some(format!("value:{i}").as_str()), "key:{i} lost in failover");
+    }
+    let counter: i64 = redis::cmd("GET").arg("counter").query(&mut new_con).unwrap();
+    assert_eq!(counter, KEYS as i64);
+    let _: () = redis::cmd("SET").arg("after").arg("failover").query(&mut new_con).unwrap();
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut new_con).unwrap();
+    assert_eq!(acked, 1, "the re-pointed replica acknowledges writes to the new primary");
+    let mut other = client(other_port).unwrap();
+    let v: Option<String> = redis::cmd("GET").arg("after").query(&mut other).unwrap();
+    assert_eq!(v.as_deref(), Some("failover"));
+    let refused = redis::cmd("SET").arg("x").arg("y").query::<()>(&mut other).unwrap_err();
+    assert_eq!(refused.code(), Some("READONLY"), "{refused:?}");
+
+    // The old primary comes back as a primary (its start flags say so); Sentinel demotes it.
+    let restarted_at = Instant::now();
+    let old = Server::start_at(old_port, &[]);
+    wait_for("the restarted old primary to follow the new one", Duration::from_secs(30), &sentinels, || {
+        follows(old.port, new_port)
+    });
+    let rejoined = restarted_at.elapsed();
+    let mut old_con = old.client();
+    let v: Option<String> = redis::cmd("GET").arg("after").query(&mut old_con).unwrap();
+    assert_eq!(v.as_deref(), Some("failover"), "the old primary converged");
+    let v: Option<String> = redis::cmd("GET").arg(format!("key:{}", KEYS - 1)).query(&mut old_con).unwrap();
+    assert_eq!(v.as_deref(), Some(format!("value:{}", KEYS - 1).as_str()));
+    let acked: i64 = redis::cmd("WAIT").arg(2).arg(5000).query(&mut new_con).unwrap();
+    assert_eq!(acked, 2, "both replicas acknowledge the new primary");
+    wait_for("Sentinel to list the old primary as a healthy replica", Duration::from_secs(15), &sentinels, || {
+        let mut expected = [old_port, other_port];
+        expected.sort_unstable();
+        (sentinels[0].healthy_replica_ports() == expected).then_some(())
+    });
+
+    for s in &sentinels {
+        let log = s.log();
+        assert_eq!(log.matches("+switch-master").count(), 1, "exactly one failover:\n{log}");
+    }
+    println!(
+        "sentinel failover: discovery {discovered:?}, kill -> +switch-master {failover_time:?}, \
+         kill -> other replica re-pointed {repointed:?}, restart -> old primary following {rejoined:?}, \
+         total {:?}",
+        started.elapsed()
+    );
+}

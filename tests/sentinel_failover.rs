@@ -2,12 +2,15 @@
 //! replicas started with --replicaof) and three real redis-sentinel processes on loopback. The
 //! primary is killed with SIGKILL; Sentinel must promote a replica, re-point the other one, keep
 //! every write acknowledged by WAIT, accept new writes, and turn the restarted old primary into a
-//! replica of the new one. Skipped, with a note, when redis-sentinel is not installed.
+//! replica of the new one. Run twice: by IP, and by host name the way the Helm chart wires it
+//! (Sentinel's resolve-hostnames/announce-hostnames, Mayfly's --replica_announce_ip). One
+//! replica has --replica_priority=0, so Sentinel must promote the other. Skipped, with a note,
+//! when redis-sentinel is not installed.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod common;
 
-use common::sentinel::{self, Sentinel, Timing, MASTER_SET};
+use common::sentinel::{self, Sentinel, Setup, MASTER_SET};
 use common::Server;
 use redis::Connection;
 use std::time::{Duration, Instant};
@@ -44,49 +47,63 @@ fn client(port: u16) -> Option<Connection> {
     Some(con)
 }
 
-/// Is the server at `port` a replica of `primary` with its link up?
-fn follows(port: u16, primary: u16) -> Option<()> {
+/// Is the server at `port` a replica of `host`:`primary` with its link up?
+fn follows(port: u16, host: &str, primary: u16) -> Option<()> {
     let info = replication_info(&mut client(port)?)?;
     let ok = info.get("role")? == "slave"
-        && info.get("master_host")? == "127.0.0.1"
+        && info.get("master_host")? == host
         && info.get("master_port")? == &primary.to_string()
         && info.get("master_link_status")? == "up";
     ok.then_some(())
 }
 
 #[test]
-fn sentinel_promotes_a_replica_and_the_old_primary_rejoins() {
+fn sentinel_fails_over_by_ip() {
+    failover(Setup { down_after_ms: 1000, failover_timeout_ms: 10_000, hostnames: false });
+}
+
+#[test]
+fn sentinel_fails_over_by_host_name_as_the_helm_chart_wires_it() {
+    failover(Setup { down_after_ms: 1000, failover_timeout_ms: 10_000, hostnames: true });
+}
+
+fn failover(setup: Setup) {
     if !sentinel::installed() {
         println!("NOTE: redis-sentinel not installed (Debian package redis-sentinel); Sentinel failover test skipped");
         return;
     }
+    let host = setup.host();
+    let announce = format!("--replica_announce_ip={host}");
     let started = Instant::now();
-    let primary = Server::start(&[]);
+    let primary = Server::start(&[&announce]);
     let old_port = primary.port;
-    let replicaof = format!("--replicaof=127.0.0.1:{old_port}");
-    let replicas = [Server::start(&[&replicaof]), Server::start(&[&replicaof])];
-    let replica_ports = {
-        let mut p = [replicas[0].port, replicas[1].port];
-        p.sort_unstable();
-        p
+    let replicaof = format!("--replicaof={host}:{old_port}");
+    // The second replica may never be promoted: Sentinel must read slave_priority from INFO.
+    let replicas =
+        [Server::start(&[&replicaof, &announce]), Server::start(&[&replicaof, &announce, "--replica_priority=0"])];
+    let expected_new = replicas[0].port;
+    let other_port = replicas[1].port;
+    let replica_addrs = {
+        let mut a = vec![(host.to_string(), replicas[0].port), (host.to_string(), replicas[1].port)];
+        a.sort_unstable();
+        a
     };
-    let timing = Timing { down_after_ms: 1000, failover_timeout_ms: 10_000 };
-    let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(old_port, 2, &timing)).collect();
+    let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(old_port, 2, &setup)).collect();
 
     // Discovery: every Sentinel learns both replicas from the primary's INFO and the other two
     // Sentinels from the hello channel on the primary.
     wait_for("Sentinels to discover both replicas and each other", Duration::from_secs(20), &sentinels, || {
         sentinels
             .iter()
-            .all(|s| s.healthy_replica_ports() == replica_ports && s.instances("SENTINELS").len() == 2)
+            .all(|s| s.healthy_replicas() == replica_addrs && s.instances("SENTINELS").len() == 2)
             .then_some(())
     });
     let discovered = started.elapsed();
 
     // Writes go where Sentinel says the primary is, and are acknowledged by a replica.
-    let addr = sentinels[0].primary_port().expect("Sentinel knows the primary");
-    assert_eq!(addr, old_port);
-    let mut con = client(addr).unwrap();
+    let addr = sentinels[0].primary_addr().expect("Sentinel knows the primary");
+    assert_eq!(addr, (host.to_string(), old_port));
+    let mut con = client(addr.1).unwrap();
     for i in 0..KEYS {
         let _: () = redis::cmd("SET").arg(format!("key:{i}")).arg(format!("value:{i}")).query(&mut con).unwrap();
     }
@@ -103,26 +120,22 @@ fn sentinel_promotes_a_replica_and_the_old_primary_rejoins() {
     drop(primary);
     let message: String = pubsub.get_message().expect("+switch-master within 30 s").get_payload().unwrap();
     let failover_time = killed_at.elapsed();
-    let words: Vec<&str> = message.split(' ').collect();
-    assert_eq!(words.len(), 5, "+switch-master payload: {message}");
-    assert_eq!((words[0], words[2]), (MASTER_SET, old_port.to_string().as_str()), "{message}");
-    let new_port: u16 = words[4].parse().unwrap();
-    assert!(replica_ports.contains(&new_port), "promoted {new_port}, replicas were {replica_ports:?}");
-    let other_port = replica_ports.into_iter().find(|&p| p != new_port).unwrap();
+    let expected = format!("{MASTER_SET} {host} {old_port} {host} {expected_new}");
+    assert_eq!(message, expected, "+switch-master: the priority-100 replica is promoted");
+    let new_port = expected_new;
     drop(pubsub);
 
     // Every Sentinel agrees, the promoted one says it is a master, the other follows it.
     wait_for("every Sentinel to report the new primary", Duration::from_secs(10), &sentinels, || {
-        sentinels.iter().all(|s| s.primary_port() == Some(new_port)).then_some(())
+        sentinels.iter().all(|s| s.primary_addr() == Some((host.to_string(), new_port))).then_some(())
     });
     let mut new_con = client(new_port).unwrap();
     let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut new_con).unwrap();
     assert_eq!(role.first(), Some(&redis::Value::BulkString(b"master".to_vec())));
     wait_for("the other replica to follow the new primary", Duration::from_secs(15), &sentinels, || {
-        follows(other_port, new_port)
+        follows(other_port, host, new_port)
     });
     let repointed = killed_at.elapsed();
-
     // Acknowledged writes survived; new writes are accepted and replicated.
     for i in 0..KEYS {
         let v: Option<String> = redis::cmd("GET").arg(format!("key:{i}")).query(&mut new_con).unwrap();
@@ -141,9 +154,9 @@ fn sentinel_promotes_a_replica_and_the_old_primary_rejoins() {
 
     // The old primary comes back as a primary (its start flags say so); Sentinel demotes it.
     let restarted_at = Instant::now();
-    let old = Server::start_at(old_port, &[]);
+    let old = Server::start_at(old_port, &[&announce]);
     wait_for("the restarted old primary to follow the new one", Duration::from_secs(30), &sentinels, || {
-        follows(old.port, new_port)
+        follows(old.port, host, new_port)
     });
     let rejoined = restarted_at.elapsed();
     let mut old_con = old.client();
@@ -154,9 +167,9 @@ fn sentinel_promotes_a_replica_and_the_old_primary_rejoins() {
     let acked: i64 = redis::cmd("WAIT").arg(2).arg(5000).query(&mut new_con).unwrap();
     assert_eq!(acked, 2, "both replicas acknowledge the new primary");
     wait_for("Sentinel to list the old primary as a healthy replica", Duration::from_secs(15), &sentinels, || {
-        let mut expected = [old_port, other_port];
+        let mut expected = vec![(host.to_string(), old_port), (host.to_string(), other_port)];
         expected.sort_unstable();
-        (sentinels[0].healthy_replica_ports() == expected).then_some(())
+        (sentinels[0].healthy_replicas() == expected).then_some(())
     });
 
     for s in &sentinels {
@@ -164,7 +177,7 @@ fn sentinel_promotes_a_replica_and_the_old_primary_rejoins() {
         assert_eq!(log.matches("+switch-master").count(), 1, "exactly one failover:\n{log}");
     }
     println!(
-        "sentinel failover: discovery {discovered:?}, kill -> +switch-master {failover_time:?}, \
+        "sentinel failover via {host}: discovery {discovered:?}, kill -> +switch-master {failover_time:?}, \
          kill -> other replica re-pointed {repointed:?}, restart -> old primary following {rejoined:?}, \
          total {:?}",
         started.elapsed()

@@ -19,29 +19,52 @@ pub struct Sentinel {
     child: Child,
 }
 
-/// How fast Sentinel reacts: short enough for a test, long enough not to flap on a busy machine.
-pub struct Timing {
+/// How the Sentinels are set up.
+pub struct Setup {
+    /// How fast Sentinel reacts: short enough for a test, long enough not to flap.
     pub down_after_ms: u64,
     pub failover_timeout_ms: u64,
+    /// Name everything `localhost` (resolve-hostnames, announce-hostnames, announce-ip), as the
+    /// Helm chart does with pod DNS names; otherwise 127.0.0.1.
+    pub hostnames: bool,
+}
+
+impl Setup {
+    /// The address Sentinel and the servers use for every node.
+    pub fn host(&self) -> &'static str {
+        if self.hostnames {
+            "localhost"
+        } else {
+            "127.0.0.1"
+        }
+    }
 }
 
 impl Sentinel {
-    /// Starts a Sentinel watching the primary at 127.0.0.1:`primary_port` with quorum `quorum`.
-    pub fn start(primary_port: u16, quorum: u32, timing: &Timing) -> Sentinel {
+    /// Starts a Sentinel watching the primary at `setup.host()`:`primary_port` with quorum `quorum`.
+    pub fn start(primary_port: u16, quorum: u32, setup: &Setup) -> Sentinel {
         let port = super::free_port();
         let dir = std::env::temp_dir().join(format!("mayfly-sentinel-{port}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let conf = dir.join("sentinel.conf");
-        let text = format!(
-            "port {port}\nbind 127.0.0.1\ndaemonize no\ndir {dir}\nlogfile {log}\n\
-             sentinel monitor {MASTER_SET} 127.0.0.1 {primary_port} {quorum}\n\
+        let mut text = format!(
+            "port {port}\nbind 127.0.0.1\ndaemonize no\ndir {dir}\nlogfile {log}\n",
+            dir = dir.display(),
+            log = dir.join("sentinel.log").display(),
+        );
+        if setup.hostnames {
+            // Must come before `monitor`, which resolves the primary's name.
+            text += "sentinel resolve-hostnames yes\nsentinel announce-hostnames yes\n";
+            text += &format!("sentinel announce-ip localhost\nsentinel announce-port {port}\n");
+        }
+        text += &format!(
+            "sentinel monitor {MASTER_SET} {host} {primary_port} {quorum}\n\
              sentinel down-after-milliseconds {MASTER_SET} {down}\n\
              sentinel failover-timeout {MASTER_SET} {failover}\n\
              sentinel parallel-syncs {MASTER_SET} 1\n",
-            dir = dir.display(),
-            log = dir.join("sentinel.log").display(),
-            down = timing.down_after_ms,
-            failover = timing.failover_timeout_ms,
+            host = setup.host(),
+            down = setup.down_after_ms,
+            failover = setup.failover_timeout_ms,
         );
         std::fs::write(&conf, text).unwrap();
         let child = Command::new("redis-sentinel")
@@ -68,12 +91,10 @@ impl Sentinel {
         Ok(con)
     }
 
-    /// SENTINEL GET-MASTER-ADDR-BY-NAME: the primary's port as this Sentinel sees it.
-    pub fn primary_port(&self) -> Option<u16> {
+    /// SENTINEL GET-MASTER-ADDR-BY-NAME: the primary's (host, port) as this Sentinel sees it.
+    pub fn primary_addr(&self) -> Option<(String, u16)> {
         let mut con = self.client().ok()?;
-        let addr: Option<(String, u16)> =
-            redis::cmd("SENTINEL").arg("GET-MASTER-ADDR-BY-NAME").arg(MASTER_SET).query(&mut con).ok()?;
-        addr.map(|(_, port)| port)
+        redis::cmd("SENTINEL").arg("GET-MASTER-ADDR-BY-NAME").arg(MASTER_SET).query(&mut con).ok()?
     }
 
     /// SENTINEL REPLICAS (or SENTINELS): one field map per known instance.
@@ -82,16 +103,17 @@ impl Sentinel {
         redis::cmd("SENTINEL").arg(what).arg(MASTER_SET).query(&mut con).unwrap_or_default()
     }
 
-    /// The ports of the replicas this Sentinel knows and believes healthy (no s_down/o_down).
-    pub fn healthy_replica_ports(&self) -> Vec<u16> {
-        let mut ports: Vec<u16> = self
+    /// The (ip, port) of the replicas this Sentinel knows and believes healthy (no s_down),
+    /// sorted.
+    pub fn healthy_replicas(&self) -> Vec<(String, u16)> {
+        let mut found: Vec<(String, u16)> = self
             .instances("REPLICAS")
             .iter()
             .filter(|r| r.get("flags").is_some_and(|f| f == "slave"))
-            .filter_map(|r| r.get("port")?.parse().ok())
+            .filter_map(|r| Some((r.get("ip")?.clone(), r.get("port")?.parse().ok()?)))
             .collect();
-        ports.sort_unstable();
-        ports
+        found.sort_unstable();
+        found
     }
 
     pub fn log(&self) -> String {

@@ -1,11 +1,12 @@
 //! Sentinel-driven failover against real processes: three Mayfly servers (one primary, two
 //! replicas started with --replicaof) and three real redis-sentinel processes on loopback. The
-//! primary is killed with SIGKILL; Sentinel must promote a replica, re-point the other one, keep
-//! every write acknowledged by WAIT, accept new writes, and turn the restarted old primary into a
-//! replica of the new one. Run twice: by IP, and by host name the way the Helm chart wires it
-//! (Sentinel's resolve-hostnames/announce-hostnames, Mayfly's --replica_announce_ip). One
-//! replica has --replica_priority=0, so Sentinel must promote the other. Skipped, with a note,
-//! when redis-sentinel is not installed.
+//! primary is lost; Sentinel must promote a replica, re-point the other one, keep every write
+//! acknowledged by WAIT, accept new writes, and turn the old primary, when it is back, into a
+//! replica of the new one. Run twice: by IP with the primary frozen (SIGSTOP, then SIGCONT: its
+//! stale clients must be disconnected), and by host name the way the Helm chart wires it
+//! (Sentinel's resolve-hostnames/announce-hostnames, Mayfly's --replica_announce_ip) with the
+//! primary killed (SIGKILL, then restarted as a primary). One replica has --replica_priority=0,
+//! so Sentinel must promote the other. Skipped, with a note, when redis-sentinel is not installed.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod common;
@@ -64,17 +65,31 @@ fn follows(port: u16, host: &str, primary: u16) -> Option<()> {
 /// timers, whatever the servers answer).
 const DOWN_AFTER_MS: u64 = 2000;
 
-#[test]
-fn sentinel_fails_over_by_ip() {
-    failover(Setup { down_after_ms: DOWN_AFTER_MS, failover_timeout_ms: 10_000, hostnames: false });
+/// How the primary is lost.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Fault {
+    /// SIGKILL, later restarted on the same port as a primary (its flags say so).
+    Kill,
+    /// SIGSTOP, later SIGCONT: it wakes up still believing it is the primary.
+    Freeze,
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success();
+    assert!(ok, "kill {sig} {pid}");
 }
 
 #[test]
-fn sentinel_fails_over_by_host_name_as_the_helm_chart_wires_it() {
-    failover(Setup { down_after_ms: DOWN_AFTER_MS, failover_timeout_ms: 10_000, hostnames: true });
+fn sentinel_fails_over_a_frozen_primary_by_ip() {
+    failover(Setup { down_after_ms: DOWN_AFTER_MS, failover_timeout_ms: 10_000, hostnames: false }, Fault::Freeze);
 }
 
-fn failover(setup: Setup) {
+#[test]
+fn sentinel_fails_over_a_killed_primary_by_host_name_as_the_helm_chart_wires_it() {
+    failover(Setup { down_after_ms: DOWN_AFTER_MS, failover_timeout_ms: 10_000, hostnames: true }, Fault::Kill);
+}
+
+fn failover(setup: Setup, fault: Fault) {
     if !sentinel::installed() {
         println!("NOTE: redis-sentinel not installed (Debian package redis-sentinel); Sentinel failover test skipped");
         return;
@@ -119,13 +134,22 @@ fn failover(setup: Setup) {
     let acked: i64 = redis::cmd("WAIT").arg(2).arg(5000).query(&mut con).unwrap();
     assert_eq!(acked, 2, "WAIT 2 acknowledged by {acked} replicas");
 
-    // Kill -9 the primary and wait for Sentinel's +switch-master event.
+    // Lose the primary and wait for Sentinel's +switch-master event.
     let mut events = sentinels[1].client().unwrap();
     events.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut pubsub = events.as_pubsub();
     pubsub.subscribe("+switch-master").unwrap();
     let killed_at = Instant::now();
-    drop(primary);
+    let frozen = match fault {
+        Fault::Kill => {
+            drop(primary);
+            None
+        }
+        Fault::Freeze => {
+            signal(primary.pid(), "-STOP");
+            Some(primary)
+        }
+    };
     let message: String = pubsub.get_message().expect("+switch-master within 30 s").get_payload().unwrap();
     let failover_time = killed_at.elapsed();
     let expected = format!("{MASTER_SET} {host} {old_port} {host} {expected_new}");
@@ -160,13 +184,25 @@ fn failover(setup: Setup) {
     let refused = redis::cmd("SET").arg("x").arg("y").query::<()>(&mut other).unwrap_err();
     assert_eq!(refused.code(), Some("READONLY"), "{refused:?}");
 
-    // The old primary comes back as a primary (its start flags say so); Sentinel demotes it.
+    // The old primary comes back believing it is the primary; Sentinel demotes it.
     let restarted_at = Instant::now();
-    let old = Server::start_at(old_port, &[&announce]);
+    let old = match frozen {
+        None => Server::start_at(old_port, &[&announce]),
+        Some(server) => {
+            signal(server.pid(), "-CONT");
+            server
+        }
+    };
     wait_for("the restarted old primary to follow the new one", Duration::from_secs(30), &sentinels, || {
         follows(old.port, host, new_port)
     });
     let rejoined = restarted_at.elapsed();
+    if fault == Fault::Freeze {
+        // Sentinel's demotion ends with CLIENT KILL TYPE normal: a client still talking to the
+        // old primary is cut off instead of reading stale data or writing into the void.
+        let stale = redis::cmd("PING").query::<String>(&mut con);
+        assert!(stale.is_err(), "a client of the old primary survived its demotion: {stale:?}");
+    }
     let mut old_con = old.client();
     let v: Option<String> = redis::cmd("GET").arg("after").query(&mut old_con).unwrap();
     assert_eq!(v.as_deref(), Some("failover"), "the old primary converged");
@@ -185,8 +221,8 @@ fn failover(setup: Setup) {
         assert_eq!(log.matches("+switch-master").count(), 1, "exactly one failover:\n{log}");
     }
     println!(
-        "sentinel failover via {host}: discovery {discovered:?}, kill -> +switch-master {failover_time:?}, \
-         kill -> other replica re-pointed {repointed:?}, restart -> old primary following {rejoined:?}, \
+        "sentinel failover ({fault:?}) via {host}: discovery {discovered:?}, kill -> +switch-master {failover_time:?}, \
+         kill -> other replica re-pointed {repointed:?}, back -> old primary following {rejoined:?}, \
          total {:?}",
         started.elapsed()
     );

@@ -120,6 +120,27 @@ pub static PARAMS: &[Param] = &[
     p("repl-backlog-size", Kind::Memory, "1mb", true, "replication backlog size"),
     p("repl-timeout", NONNEG, "60", true, "replication timeout in seconds"),
     p("repl-diskless-sync", Kind::Bool, "yes", true, "full sync without a file"),
+    p(
+        "replica-priority",
+        Kind::Int { min: 0, max: i32::MAX as i64 },
+        "100",
+        true,
+        "Sentinel promotes the replica with the lowest priority; 0 = never promote this one",
+    ),
+    p(
+        "replica-announce-ip",
+        Kind::Str,
+        "",
+        true,
+        "address a replica asks its primary to list it under (INFO, ROLE, Sentinel); empty = its connection's",
+    ),
+    p(
+        "replica-announce-port",
+        Kind::Int { min: 0, max: 65535 },
+        "0",
+        true,
+        "port a replica asks its primary to list it under; 0 = the listening port",
+    ),
     p("enable-debug-command", Kind::Enum(&["no", "yes", "local"]), "no", false, "allow DEBUG"),
     p("lazyfree-lazy-user-del", Kind::Bool, "no", true, "DEL behaves like UNLINK"),
     p("lazyfree-lazy-user-flush", Kind::Bool, "no", true, "FLUSH* default to ASYNC"),
@@ -145,6 +166,9 @@ pub static ALIASES: &[(&str, &str)] = &[
     ("slaveof", "replicaof"),
     ("slave-read-only", "replica-read-only"),
     ("slave-serve-stale-data", "replica-serve-stale-data"),
+    ("slave-priority", "replica-priority"),
+    ("slave-announce-ip", "replica-announce-ip"),
+    ("slave-announce-port", "replica-announce-port"),
 ];
 
 pub fn find(name: &str) -> Option<&'static Param> {

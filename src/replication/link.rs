@@ -28,6 +28,8 @@ pub enum PsyncReply {
 /// What the handshake needs to know about us.
 pub struct Hello<'a> {
     pub listening_port: u16,
+    /// `replica-announce-ip`: the address the primary lists us under instead of our socket's.
+    pub announce_ip: Option<&'a str>,
     pub user: Option<&'a str>,
     pub password: Option<&'a str>,
     /// Our history: (replid, offset of the next byte wanted), or None for `PSYNC ? -1`.
@@ -113,6 +115,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> LinkIo<S> {
         let reply = self.ask(rt, limit, &["REPLCONF", "listening-port", &port]).await?;
         if reply.starts_with('-') {
             tracing::info!("(non critical) primary does not understand REPLCONF listening-port: {reply}");
+        }
+        if let Some(ip) = hello.announce_ip {
+            let reply = self.ask(rt, limit, &["REPLCONF", "ip-address", ip]).await?;
+            if reply.starts_with('-') {
+                tracing::info!("(non critical) primary does not understand REPLCONF ip-address: {reply}");
+            }
         }
         let reply = self.ask(rt, limit, &["REPLCONF", "capa", "eof", "capa", "psync2"]).await?;
         if reply.starts_with('-') {

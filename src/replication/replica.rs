@@ -165,15 +165,20 @@ impl<'a, R: Rt> Link<'a, R> {
         };
         tracing::info!("replication: connected to primary {addr}, handshaking");
         let mut io = LinkIo::new(stream);
-        let (user, password, listening_port) = {
+        let (user, password, listening_port, announce_ip) = {
             let c = self.state.config.read().unwrap();
             let user = c.get_str("masteruser").to_string();
             let pass = c.get_str("masterauth").to_string();
-            (user, pass, self.state.addr.port())
+            let port = match c.get_int("replica-announce-port") {
+                0 => self.state.addr.port(),
+                p => p as u16,
+            };
+            (user, pass, port, c.get_str("replica-announce-ip").to_string())
         };
         let history = self.history();
         let hello = Hello {
             listening_port,
+            announce_ip: (!announce_ip.is_empty()).then_some(announce_ip.as_str()),
             user: (!user.is_empty()).then_some(user.as_str()),
             password: (!password.is_empty()).then_some(password.as_str()),
             history: history.clone(),

@@ -91,7 +91,7 @@ pub async fn gather<R: Rt>(rt: &R, shards: &ShardSet, server: &ServerState, want
                 &crate::replication::info::InfoSettings {
                     read_only: cfg.get_bool("replica-read-only"),
                     backlog_size: cfg.get_int("repl-backlog-size"),
-                    replica_priority: 100,
+                    replica_priority: cfg.get_int("replica-priority"),
                 },
                 now_ms,
             ),

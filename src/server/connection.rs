@@ -331,6 +331,13 @@ impl<R: Rt> Connection<R> {
         if !spec.arity_ok(args.len()) || spec.keys.first != 1 || spec.keys.last != 1 {
             return None;
         }
+        // Requests a replica or a loading server refuses take the checked path, which answers
+        // READONLY/MASTERDOWN/LOADING; a squashed write would change a replica's data.
+        if self.state.persistence.is_loading()
+            || crate::replication::gate::refusal(&self.state, spec, &self.client).is_some()
+        {
+            return None;
+        }
         let shard = self.shards.shard_of(&args[1]);
         (shard != self.client.thread).then_some((shard, spec, f, mode))
     }

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod redis_peer;
+pub mod sentinel;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -22,34 +23,52 @@ pub fn free_port() -> u16 {
 impl Server {
     pub fn start(extra: &[&str]) -> Server {
         for _ in 0..5 {
-            let port = free_port();
-            let mut child = Command::new(env!("CARGO_BIN_EXE_mayfly"))
-                // No snapshot by default: a test server neither loads nor leaves a dump.rdb in the
-                // working directory (tests about snapshots pass --dir/--dbfilename).
-                .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--loglevel", "warning", "--dbfilename="])
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start mayfly");
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-                    let _ = s.write_all(b"PING\r\n");
-                    let mut buf = [0u8; 7];
-                    if s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
-                        return Server { port, child };
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(20));
+            if let Some(server) = Server::try_start_at(free_port(), extra) {
+                return server;
             }
-            let _ = child.kill();
-            let _ = child.wait();
         }
         panic!("mayfly did not start");
+    }
+
+    /// Starts on a given port (a restart of a killed server at its old address); retries a
+    /// few times in case the port is briefly unavailable.
+    pub fn start_at(port: u16, extra: &[&str]) -> Server {
+        for _ in 0..5 {
+            if let Some(server) = Server::try_start_at(port, extra) {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("mayfly did not start on port {port}");
+    }
+
+    fn try_start_at(port: u16, extra: &[&str]) -> Option<Server> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mayfly"))
+            // No snapshot by default: a test server neither loads nor leaves a dump.rdb in the
+            // working directory (tests about snapshots pass --dir/--dbfilename).
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--loglevel", "warning", "--dbfilename="])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mayfly");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                let _ = s.write_all(b"PING\r\n");
+                let mut buf = [0u8; 7];
+                if s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
+                    return Some(Server { port, child });
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
     }
 
     pub fn url(&self) -> String {

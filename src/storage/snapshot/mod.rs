@@ -79,7 +79,11 @@ pub async fn start<'a, R: Rt, T>(
 ) -> io::Result<(SnapshotStream<'a, R>, T)> {
     let slot = shards.snapshot_slot.clone().lock_owned().await;
     let id = rt.rng_u64();
+    // The simulator's canary: no serialize-before-mutate (its checker must notice).
+    #[cfg(feature = "canary")]
     let canary = rt.fault_enabled("snapshot-no-before-change");
+    #[cfg(not(feature = "canary"))]
+    let canary = false;
     let barrier = shards.barrier(rt).await;
     let n = shards.num_shards();
     let mut sizes: Vec<(usize, usize, Vec<usize>)> = vec![(0, 0, Vec::new()); shards.dbnum];
@@ -178,6 +182,7 @@ impl<R: Rt> SnapshotStream<'_, R> {
             }
             // Round-robin over the shards, so no shard's buffer grows while another is walked.
             let at = self.turn % remaining.len();
+            self.rt.perturb("snapshot-step").await;
             let (id, db) = (self.id, self.db);
             let (bytes, complete) =
                 self.shards.hop(&self.rt, remaining[at], move |sh| step(sh, id, db)).await.ok_or_else(gone)?;

@@ -8,9 +8,9 @@ const MAX_OFF: usize = 1 << 13;
 const MAX_REF: usize = (1 << 8) + (1 << 3);
 const HASH_BITS: u32 = 14;
 
-fn hash3(b: &[u8]) -> usize {
+fn hash3(b: &[u8], bits: u32) -> usize {
     let v = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-    (v.wrapping_mul(2654435761) >> (32 - HASH_BITS)) as usize
+    (v.wrapping_mul(2654435761) >> (32 - bits)) as usize
 }
 
 fn flush_literals(out: &mut Vec<u8>, lit: &[u8]) {
@@ -23,13 +23,16 @@ fn flush_literals(out: &mut Vec<u8>, lit: &[u8]) {
 /// Compresses `input`; `None` unless the result is at most `max_out` bytes.
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(max_out.min(input.len()));
-    let mut table = vec![0usize; 1 << HASH_BITS];
+    // A table sized to the input: a snapshot compresses millions of short strings, and zeroing
+    // a full 16k-slot table for each cost more than the compression itself.
+    let bits = (input.len().next_power_of_two().trailing_zeros() + 1).clamp(4, HASH_BITS);
+    let mut table = vec![0u32; 1 << bits];
     let mut lit_start = 0;
     let mut ip = 0;
     while ip + 2 < input.len() {
-        let h = hash3(&input[ip..]);
-        let cand = table[h];
-        table[h] = ip + 1;
+        let h = hash3(&input[ip..], bits);
+        let cand = table[h] as usize;
+        table[h] = ip as u32 + 1;
         if cand > 0 {
             let r = cand - 1;
             let off = ip - r - 1;

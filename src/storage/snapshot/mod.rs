@@ -52,7 +52,7 @@ pub const CHUNK: usize = 256 << 10;
 /// Entries a shard visits per hop of the background walk (a segment holds at most ~4096).
 const STEP_ENTRIES: usize = 4096;
 /// The share of time a background save's walk takes on each shard.
-pub const BACKGROUND_DUTY: f64 = 0.3;
+pub const BACKGROUND_DUTY: f64 = 0.25;
 
 fn gone() -> io::Error {
     io::Error::other("the server is shutting down")
@@ -75,6 +75,8 @@ pub struct SnapshotStream<'a, R: Rt> {
     section: Option<Vec<usize>>,
     turn: usize,
     duty: f64,
+    /// When the walk last finished resting (pacing counts all work since then as busy).
+    rested: std::time::Duration,
     _slot: tokio::sync::OwnedMutexGuard<()>,
 }
 
@@ -152,6 +154,7 @@ pub async fn start<'a, R: Rt, T>(
         section: None,
         turn: 0,
         duty: 1.0,
+        rested: rt.now(),
         _slot: slot,
     };
     Ok((stream, out))
@@ -197,6 +200,12 @@ impl<R: Rt> SnapshotStream<'_, R> {
             let at = self.turn % remaining.len();
             self.rt.perturb("snapshot-step").await;
             let (id, db) = (self.id, self.db);
+            if self.duty < 1.0 {
+                // Busy since the last rest: the previous step, checksumming, handing out chunks.
+                let busy = self.rt.now().saturating_sub(self.rested);
+                self.rt.sleep(busy.mul_f64((1.0 - self.duty) / self.duty)).await;
+                self.rested = self.rt.now();
+            }
             let (bytes, complete) =
                 self.shards.hop(&self.rt, remaining[at], move |sh| step(sh, id, db)).await.ok_or_else(gone)?;
             enc.raw(&bytes);

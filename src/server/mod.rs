@@ -1,6 +1,7 @@
 //! The server: listeners, connections, per-client state, and commands that act on the
 //! connection or the whole server rather than on keys.
 
+mod autosave;
 mod client;
 mod cmd_client;
 mod cmd_cluster;
@@ -242,6 +243,9 @@ async fn shard_main<R: Rt>(
     shard.journal = Some(state.repl.journal.clone());
     let cell = Rc::new(RefCell::new(shard));
     rt.spawn_local("shard-mailbox", drive_shard(rt.clone(), cell.clone(), mailbox));
+    if id == 0 {
+        rt.spawn_local("autosave", autosave::run(rt.clone(), shards.clone(), state.clone()));
+    }
     while let Some((handoff, peer)) = conns.recv().await {
         match rt.adopt(handoff) {
             Ok(stream) => {

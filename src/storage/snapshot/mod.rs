@@ -38,7 +38,7 @@
 
 mod save;
 
-pub use save::{run_save, save_to, target};
+pub use save::{run_save, save_to, start_bgsave, target};
 
 use super::rdb::encode::put_entry;
 use super::rdb::Encoder;

@@ -99,3 +99,28 @@ pub async fn run_save<R: Rt>(
     }
     out.map(|_| ())
 }
+
+/// Starts a background save as a task on this thread, unless one is running (then false).
+/// A `BGSAVE SCHEDULE` that arrives meanwhile (`Persistence::scheduled`) runs right after it.
+pub fn start_bgsave<R: Rt>(
+    rt: &R,
+    shards: std::sync::Arc<ShardSet>,
+    p: std::sync::Arc<Persistence>,
+    dir: String,
+    name: String,
+) -> bool {
+    if p.in_progress.swap(true, Ordering::AcqRel) {
+        return false;
+    }
+    let task_rt = rt.clone();
+    rt.spawn_local("bgsave", async move {
+        loop {
+            let _ = run_save(&task_rt, &shards, &p, &dir, &name, true).await;
+            if !p.scheduled.swap(false, Ordering::AcqRel) {
+                break;
+            }
+        }
+        p.in_progress.store(false, Ordering::Release);
+    });
+    true
+}

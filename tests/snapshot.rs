@@ -183,3 +183,28 @@ fn dump_and_restore_over_the_wire() {
     assert!(err.to_string().contains("DUMP payload version or checksum are wrong"), "{err}");
     assert!(cmd("DUMP").arg("nokey").query::<Option<Vec<u8>>>(&mut c).unwrap().is_none());
 }
+
+#[test]
+fn save_points_start_background_saves_and_config_checks_them() {
+    let dir = temp_dir("savepoints");
+    let d = format!("--dir={}", dir.display());
+    let s = Server::start(&[&d, "--dbfilename=dump.rdb", "--save", "\"1 2\""]);
+    let mut c = s.client();
+    assert_eq!(cmd("CONFIG").arg("GET").arg("save").query::<Vec<String>>(&mut c).unwrap(), ["save", "1 2"]);
+    let err = cmd("CONFIG").arg("SET").arg("save").arg("10").query::<String>(&mut c).unwrap_err();
+    assert!(err.to_string().contains("Invalid save parameters"), "{err}");
+    assert!(cmd("CONFIG").arg("SET").arg("snapshot-cron").arg("61 * * * *").query::<String>(&mut c).is_err());
+    let _: () = cmd("SET").arg("a").arg("1").query(&mut c).unwrap();
+    // One change is below the save point's two: nothing is saved.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(info_field(&mut c, "rdb_saves"), "0");
+    let _: () = cmd("SET").arg("b").arg("2").query(&mut c).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while info_field(&mut c, "rdb_saves") == "0" {
+        assert!(Instant::now() < deadline, "the save point did not trigger a save");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
+    assert!(dir.join("dump.rdb").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

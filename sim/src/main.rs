@@ -1,7 +1,7 @@
 //! `mayfly-sim`: deterministic simulation of Mayfly. See sim/README.md.
 //!
 //! ```text
-//! mayfly-sim run --seeds A..B [--canary] [--canary-multi] [--basic]   each seed runs twice; digests must match
+//! mayfly-sim run --seeds A..B [--canary] [--canary-multi] [--canary-snapshot] [--basic]   each seed runs twice; digests must match
 //! mayfly-sim replay --seed S [--trace] [--canary] [--basic]
 //! mayfly-sim canary [--seeds 0..200]                    exits 0 iff the checkers catch every canary
 //! ```
@@ -65,6 +65,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--trace" => out.opts.trace = true,
             "--canary" => out.opts.canary = true,
             "--canary-multi" => out.opts.canary_multi = true,
+            "--canary-snapshot" => out.opts.canary_snapshot = true,
             "--extended" => out.opts.extended = true,
             "--basic" => out.opts.extended = false,
             other => return Err(format!("unknown argument `{other}`")),
@@ -81,6 +82,9 @@ fn flags(opts: &Options) -> String {
     }
     if opts.canary_multi {
         f.push_str(" --canary-multi");
+    }
+    if opts.canary_snapshot {
+        f.push_str(" --canary-snapshot");
     }
     if !opts.extended {
         f.push_str(" --basic");
@@ -150,13 +154,19 @@ fn replay(seed: u64, opts: &Options) -> ExitCode {
 /// (`mset-no-locks`: atomicity; `multi-no-locks`: atomicity or transactions).
 #[cfg(madsim)]
 fn canary(seeds: Range<u64>, opts: &Options) -> ExitCode {
-    let cases: [(&str, &str, Options, &[&str]); 2] = [
+    let cases: [(&str, &str, Options, &[&str]); 3] = [
         ("mset-no-locks", "--canary", Options { canary: true, ..opts.clone() }, &["atomicity"]),
         (
             "multi-no-locks",
             "--canary-multi",
             Options { canary_multi: true, ..opts.clone() },
             &["atomicity", "transactions"],
+        ),
+        (
+            "snapshot-no-before-change",
+            "--canary-snapshot",
+            Options { canary_snapshot: true, ..opts.clone() },
+            &["snapshot"],
         ),
     ];
     let mut all_caught = true;

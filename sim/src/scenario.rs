@@ -6,6 +6,7 @@
 use crate::digest::Digest;
 use crate::disk::{DiskFaults, SimDisk};
 use crate::rt::{Knobs, SimRt};
+use crate::workloads::snapshots::{self, SnapShared};
 use crate::workloads::strings::{self, Shared};
 use crate::workloads::transactions::{self, TxShared};
 use bytes::Bytes;
@@ -27,6 +28,8 @@ const OPS_PER_SEED: usize = 320;
 const TX_OPS_PER_CLIENT: usize = 40;
 /// Virtual time after which a seed that has not finished counts as stuck.
 const LIVENESS_LIMIT: Duration = Duration::from_secs(900);
+/// Where the server keeps its snapshot on the simulated disk.
+const SNAPSHOT_DIR: &str = "/data";
 
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -34,6 +37,8 @@ pub struct Options {
     pub canary: bool,
     /// Switch on the `multi-no-locks` canary (EXEC runs its commands without locks).
     pub canary_multi: bool,
+    /// Switch on the `snapshot-no-before-change` canary (no serialize-before-mutate).
+    pub canary_snapshot: bool,
     /// Keep every folded event for printing.
     pub trace: bool,
     /// Include commands still being built (INCR, EXPIRE, TTL, ...).
@@ -105,10 +110,15 @@ async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>
     if opts.canary_multi {
         faults.insert("multi-no-locks");
     }
+    if opts.canary_snapshot {
+        faults.insert("snapshot-no-before-change");
+    }
     let tx_clients = rng.gen_range(2..=3usize);
     let knobs =
         Knobs { cores: shards, clock_skew_ms: skew, perturb_prob, perturb_max_us: 2000, buggify_prob: 0.0, faults };
-    let summary = format!("shards={shards} clients={clients} tx_clients={tx_clients} skew={skew}ms perturb={perturb_prob} pauses={pauses}");
+    let disk_faults = rng.gen_bool(0.5);
+    let fillers = rng.gen_range(0..12_000usize);
+    let summary = format!("shards={shards} clients={clients} tx_clients={tx_clients} skew={skew}ms perturb={perturb_prob} pauses={pauses} disk_faults={disk_faults} fillers={fillers}");
     digest.fold(|| summary.clone());
     *summary_out.lock().unwrap_or_else(|e| e.into_inner()) = summary;
 
@@ -117,7 +127,13 @@ async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>
         (0..3).map(|g| spanning_group(&router, &format!("g{g}:"), rng.gen_range(2..=4))).collect();
     let tx_groups: Vec<Vec<Bytes>> =
         (0..2).map(|g| spanning_group(&router, &format!("x{g}:"), rng.gen_range(2..=4))).collect();
-    let srt = SimRt::new(knobs, digest.clone(), SimDisk::new(rng.gen(), DiskFaults::none()));
+    let snap_groups: Vec<Vec<Bytes>> =
+        (0..3).map(|g| spanning_group(&router, &format!("sk{g}:"), rng.gen_range(1..=4))).collect();
+    // Faulty disks fail writes and fsyncs now and then; torn unsynced blocks survive crashes.
+    let faults =
+        if disk_faults { DiskFaults { bit_flip: 0.0, eio: 0.02, ..DiskFaults::chaos() } } else { DiskFaults::none() };
+    let disk = SimDisk::new(rng.gen(), faults);
+    let srt = SimRt::new(knobs, digest.clone(), disk.clone());
 
     let handle = Handle::current();
     let server = handle
@@ -129,9 +145,12 @@ async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>
             let rt = srt.clone();
             async move {
                 let mut store = ConfigStore::defaults();
-                for (k, v) in
-                    [("port", PORT.to_string()), ("bind", "0.0.0.0".into()), ("proactor-threads", shards.to_string())]
-                {
+                for (k, v) in [
+                    ("port", PORT.to_string()),
+                    ("bind", "0.0.0.0".into()),
+                    ("proactor-threads", shards.to_string()),
+                    ("dir", SNAPSHOT_DIR.into()),
+                ] {
                     store.set(k, &v, true).unwrap_or_else(|e| panic!("config {k}={v}: {e}"));
                 }
                 if let Err(e) = mayfly::server::run(rt, Config { store }, |_| {}).await {
@@ -189,9 +208,38 @@ async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>
             })
             .build();
     }
+    let snap = Arc::new(SnapShared {
+        server: SocketAddr::new(IpAddr::V4(SERVER_IP), PORT),
+        disk,
+        path: std::path::Path::new(SNAPSHOT_DIR).join("dump.rdb"),
+        groups: snap_groups,
+        fillers,
+        rounds: rng.gen_range(2..=5),
+        crash_prob: if disk_faults { 0.3 } else { 0.1 },
+        digest: digest.clone(),
+        log: Default::default(),
+        acked: Default::default(),
+        ready: Default::default(),
+        stop: Default::default(),
+    });
+    for (i, name) in ["snapshot-writer", "snapshot-saver"].into_iter().enumerate() {
+        let (sh, tx) = (snap.clone(), tx.clone());
+        handle
+            .create_node()
+            .name(name)
+            .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 3, i as u8 + 1)))
+            .init(move || {
+                let (sh, tx) = (sh.clone(), tx.clone());
+                async move {
+                    let r = if i == 0 { snapshots::writer(sh).await } else { snapshots::saver(sh).await };
+                    let _ = tx.send(r);
+                }
+            })
+            .build();
+    }
     drop(tx);
     let wait = async {
-        for _ in 0..clients + tx_clients {
+        for _ in 0..clients + tx_clients + 2 {
             match rx.recv().await {
                 Some(Ok(())) => {}
                 Some(Err(e)) => return Some(e),

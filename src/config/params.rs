@@ -14,6 +14,10 @@ pub enum Kind {
     Enum(&'static [&'static str]),
     /// Free text.
     Str,
+    /// Redis's save points ("3600 1 300 100"; "" for none).
+    SavePoints,
+    /// A 5-field cron schedule ("" for none).
+    Cron,
 }
 
 #[derive(Debug)]
@@ -62,8 +66,8 @@ pub static PARAMS: &[Param] = &[
     p("cache-mode", Kind::Bool, "no", true, "evict as a cache when memory is full (Dragonfly's --cache_mode)"),
     p("dir", Kind::Str, ".", true, "directory for snapshots"),
     p("dbfilename", Kind::Str, "dump.rdb", true, "snapshot file name ({timestamp} allowed)"),
-    p("snapshot-cron", Kind::Str, "", true, "5-field cron schedule for snapshots"),
-    p("save", Kind::Str, "", true, "Redis save points, e.g. \"3600 1 300 100\""),
+    p("snapshot-cron", Kind::Cron, "", true, "5-field cron schedule for snapshots"),
+    p("save", Kind::SavePoints, "", true, "Redis save points, e.g. \"3600 1 300 100\""),
     p("skip-corrupt-snapshot", Kind::Bool, "no", false, "start empty when the snapshot in --dir is corrupt"),
     p("cluster-mode", Kind::Enum(&["", "emulated", "yes"]), "", false, "cluster emulation mode"),
     p("cluster-announce-ip", Kind::Str, "", false, "IP address cluster clients are told to use for this node"),

@@ -35,6 +35,10 @@ pub fn normalize(param: &Param, raw: &str) -> Result<String, String> {
             }
         }
         Kind::Str => Ok(value.to_string()),
+        Kind::SavePoints => crate::storage::schedule::parse_save_points(value)
+            .map(|p| p.iter().map(|(s, c)| format!("{s} {c}")).collect::<Vec<_>>().join(" ")),
+        Kind::Cron if value.is_empty() => Ok(String::new()),
+        Kind::Cron => crate::storage::schedule::Cron::parse(value).map(|_| value.to_string()),
     }
 }
 

@@ -78,7 +78,7 @@ impl KeyTable {
     pub fn recharge(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let h = self.hash(key);
         let s = self.segment_of(h);
-        self.before_change(s);
+        // Only the accounting changes here, which no snapshot records.
         let e = self.segments[s].table.find_mut(seg_hash(h), |e| e.key() == key)?;
         let c = e.measure();
         self.charged = self.charged + c as usize - e.charge as usize;
@@ -113,7 +113,7 @@ impl KeyTable {
         if self.snap.is_some() {
             // A miss changes nothing: only a found entry may be changed through the reference.
             self.segments[s].table.find(seg_hash(h), |e| e.key() == key)?;
-            self.before_change(s);
+            self.before_change(s, h, key);
         }
         self.segments[s].table.find_mut(seg_hash(h), |e| e.key() == key)
     }
@@ -122,7 +122,7 @@ impl KeyTable {
     pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
         let h = self.hash(entry.key());
         let s = self.segment_of(h);
-        self.before_change(s);
+        self.before_change(s, h, entry.key());
         self.charged += entry.charge as usize;
         if let Some(slot) = self.segments[s].table.find_mut(seg_hash(h), |e| e.key() == entry.key()) {
             let old = std::mem::replace(slot, entry);
@@ -168,7 +168,7 @@ impl KeyTable {
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let h = self.hash(key);
         let s = self.segment_of(h);
-        self.before_change(s);
+        self.before_change(s, h, key);
         let found = self.segments[s].table.find_entry(seg_hash(h), |e| e.key() == key).ok()?;
         let (entry, _) = found.remove();
         self.len -= 1;
@@ -193,14 +193,15 @@ impl KeyTable {
         self.snap = snap;
     }
 
-    /// Serialize-before-mutate: segment `s` is about to change, so a snapshot that has not yet
-    /// serialized it does so now.
+    /// Serialize-before-mutate: `key` (hash `h`, in segment `s`) is about to change, be
+    /// inserted or removed; a snapshot that has not walked its segment yet serializes the
+    /// entry's cut-time state first.
     #[inline]
-    fn before_change(&mut self, s: usize) {
+    fn before_change(&mut self, s: usize, h: u64, key: &[u8]) {
         if let Some(snap) = &mut self.snap {
-            if !snap.done[s] && snap.before_change {
-                snap.done[s] = true;
-                snap.serialize(&self.segments[s].table);
+            if !snap.done[s] {
+                let current = self.segments[s].table.find(seg_hash(h), |e| e.key() == key);
+                snap.before_change(key, current);
             }
         }
     }
@@ -237,7 +238,7 @@ impl KeyTable {
         let mut visited = 0;
         while visited < budget {
             if let Some(t) = snap.detached.pop() {
-                visited += snap.serialize(&t);
+                visited += snap.walk(&t);
                 continue;
             }
             let s = snap.cursor;
@@ -247,10 +248,14 @@ impl KeyTable {
             snap.cursor += 1;
             if !snap.done[s] {
                 snap.done[s] = true;
-                visited += snap.serialize(&self.segments[s].table);
+                visited += snap.walk(&self.segments[s].table);
             }
         }
-        snap.is_complete()
+        if snap.is_complete() {
+            snap.handled = Default::default();
+            return true;
+        }
+        false
     }
 
     fn new_with(hasher: FixedState) -> KeyTable {
@@ -292,7 +297,8 @@ impl KeyTable {
         let new_id = self.segments.len() as u32;
         self.segments.push(Segment { table: high, depth });
         if let Some(snap) = &mut self.snap {
-            // Only a serialized segment changes, so both halves are serialized.
+            // Both halves hold what the parent held: walked if it was walked. (If it was not,
+            // `handled` is by key, so it stays true across the move.)
             let parent = snap.done[s];
             snap.done.push(parent);
         }

@@ -296,7 +296,11 @@ impl Shard {
     /// Every change to a key goes through here: `class` is Redis's notification class
     /// (`notify::class`), `event` Redis's event name ("set", "del", "expire", "hset", ...).
     pub fn notify(&mut self, db: usize, class: u8, event: &'static str, key: &[u8]) {
-        self.stats.dirty += 1;
+        // "new" accompanies the write that created the key: that write is the change (Redis
+        // fires it from dbAdd without touching server.dirty).
+        if class != class::NEW {
+            self.stats.dirty += 1;
+        }
         if class == class::EXPIRED || class == class::EVICTED {
             self.propagate_del(db, key);
         }

@@ -97,7 +97,10 @@ impl DiskFile for TokioFile {
     }
     async fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
-        self.0.write_all_at(buf, offset)
+        // Off the shard thread: under writeback pressure a page-cache write can block for long,
+        // and the thread's connections and mailbox would stall with it (seen during BGSAVE).
+        let (f, buf) = (self.0.clone(), buf.to_vec());
+        blocking(move || f.write_all_at(&buf, offset)).await
     }
     async fn sync_data(&self) -> io::Result<()> {
         let f = self.0.clone();

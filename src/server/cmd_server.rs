@@ -141,28 +141,17 @@ fn bgsave<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
         _ => return Reply::error(errors::SYNTAX),
     };
     let p = ctx.server.persistence.clone();
-    if p.in_progress.swap(true, Ordering::AcqRel) {
+    let Some(shards) = ctx.home.borrow().peers.as_ref().and_then(|w| w.upgrade()) else {
+        return Reply::error(errors::SHUTTING_DOWN);
+    };
+    let (dir, name) = snapshot_target(ctx);
+    if !crate::storage::snapshot::start_bgsave(ctx.rt, shards, p.clone(), dir, name) {
         if schedule {
             p.scheduled.store(true, Ordering::Release);
             return Reply::Simple("Background saving scheduled".into());
         }
         return Reply::error("ERR Background save already in progress");
     }
-    let Some(shards) = ctx.home.borrow().peers.as_ref().and_then(|w| w.upgrade()) else {
-        p.in_progress.store(false, Ordering::Release);
-        return Reply::error(errors::SHUTTING_DOWN);
-    };
-    let (dir, name) = snapshot_target(ctx);
-    let rt = ctx.rt.clone();
-    ctx.rt.spawn_local("bgsave", async move {
-        loop {
-            let _ = crate::storage::snapshot::run_save(&rt, &shards, &p, &dir, &name, true).await;
-            if !p.scheduled.swap(false, Ordering::AcqRel) {
-                break;
-            }
-        }
-        p.in_progress.store(false, Ordering::Release);
-    });
     Reply::Simple("Background saving started".into())
 }
 

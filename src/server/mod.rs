@@ -1,6 +1,7 @@
 //! The server: listeners, connections, per-client state, and commands that act on the
 //! connection or the whole server rather than on keys.
 
+mod autosave;
 mod client;
 mod cmd_client;
 mod cmd_cluster;
@@ -252,6 +253,7 @@ async fn shard_main<R: Rt>(
     if id == 0 {
         rt.spawn_local("replication-cron", crate::replication::primary::cron(rt.clone(), state.clone()));
         crate::replication::replica::start(rt.clone(), shards.clone(), state.clone(), cell.clone());
+        rt.spawn_local("autosave", autosave::run(rt.clone(), shards.clone(), state.clone()));
     }
     while let Some((handoff, peer)) = conns.recv().await {
         match rt.adopt(handoff) {

@@ -3,6 +3,7 @@
 
 pub mod load;
 pub mod rdb;
+pub mod schedule;
 pub mod snapshot;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};

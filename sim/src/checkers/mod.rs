@@ -4,4 +4,5 @@
 pub mod atomicity;
 pub mod counters;
 pub mod model;
+pub mod snapshot_cut;
 pub mod transactions;

@@ -1,5 +1,6 @@
 //! Workloads: what the simulated clients do. Each workload drives one client connection and runs
 //! its replies through the checkers.
 
+pub mod snapshots;
 pub mod strings;
 pub mod transactions;

@@ -204,7 +204,7 @@ pub fn put_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at: u64, l
 /// write (the checksum follows every byte handed out), `finish` ends the file.
 pub struct Encoder {
     buf: Vec<u8>,
-    digest: crc::Digest<'static, u64>,
+    digest: crc::Digest<'static, u64, crc::Table<16>>,
     list_fill: i64,
     written: u64,
 }

@@ -23,16 +23,16 @@ fn flush_literals(out: &mut Vec<u8>, lit: &[u8]) {
 /// Compresses `input`; `None` unless the result is at most `max_out` bytes.
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(max_out.min(input.len()));
-    // A table sized to the input: a short value must not pay for zeroing (or mapping) a table
-    // meant for a long one — snapshots compress millions of small values.
-    let bits = (usize::BITS - input.len().leading_zeros()).clamp(6, HASH_BITS);
+    // A table sized to the input: a snapshot compresses millions of short strings, and zeroing
+    // a full 16k-slot table for each cost more than the compression itself.
+    let bits = (input.len().next_power_of_two().trailing_zeros() + 1).clamp(4, HASH_BITS);
     let mut table = vec![0u32; 1 << bits];
     let mut lit_start = 0;
     let mut ip = 0;
     while ip + 2 < input.len() {
         let h = hash3(&input[ip..], bits);
         let cand = table[h] as usize;
-        table[h] = (ip + 1) as u32;
+        table[h] = ip as u32 + 1;
         if cand > 0 {
             let r = cand - 1;
             let off = ip - r - 1;

@@ -18,6 +18,10 @@
 //! - `SnapshotStream::next_chunk` yields the complete RDB v10 file (header, aux fields, one
 //!   SELECTDB + RESIZEDB section per non-empty db, EXPIRETIME_MS + entries, EOF, CRC64) in
 //!   chunks of about `CHUNK` bytes, then `None`.
+//! - `SnapshotStream::set_pace(duty)` (0 < duty <= 1) lets the background walk use about that
+//!   share of each shard's time, sleeping after each step in proportion to how long the step's
+//!   round trip took (so it backs off further when shards are busy). SAVE runs at full speed;
+//!   BGSAVE at `BACKGROUND_DUTY`. Writes are never throttled: they serialize what they touch.
 //! - Only one snapshot runs at a time: `start` waits for a running one to end (the stream holds
 //!   `ShardSet::snapshot_slot`). Dropping a stream early (a write failed, the replica went away)
 //!   ends the snapshot on every shard and frees its buffers.
@@ -34,7 +38,7 @@
 
 mod save;
 
-pub use save::{run_save, save_to, target};
+pub use save::{run_save, save_to, start_bgsave, target};
 
 use super::rdb::encode::put_entry;
 use super::rdb::Encoder;
@@ -47,6 +51,8 @@ use std::io;
 pub const CHUNK: usize = 256 << 10;
 /// Entries a shard visits per hop of the background walk (a segment holds at most ~4096).
 const STEP_ENTRIES: usize = 4096;
+/// The share of time a background save's walk takes on each shard.
+pub const BACKGROUND_DUTY: f64 = 0.25;
 
 fn gone() -> io::Error {
     io::Error::other("the server is shutting down")
@@ -68,6 +74,9 @@ pub struct SnapshotStream<'a, R: Rt> {
     db: usize,
     section: Option<Vec<usize>>,
     turn: usize,
+    duty: f64,
+    /// When the walk last finished resting (pacing counts all work since then as busy).
+    rested: std::time::Duration,
     _slot: tokio::sync::OwnedMutexGuard<()>,
 }
 
@@ -79,7 +88,11 @@ pub async fn start<'a, R: Rt, T>(
 ) -> io::Result<(SnapshotStream<'a, R>, T)> {
     let slot = shards.snapshot_slot.clone().lock_owned().await;
     let id = rt.rng_u64();
+    // The simulator's canary: no serialize-before-mutate (its checker must notice).
+    #[cfg(feature = "canary")]
     let canary = rt.fault_enabled("snapshot-no-before-change");
+    #[cfg(not(feature = "canary"))]
+    let canary = false;
     let barrier = shards.barrier(rt).await;
     let n = shards.num_shards();
     let mut sizes: Vec<(usize, usize, Vec<usize>)> = vec![(0, 0, Vec::new()); shards.dbnum];
@@ -140,12 +153,19 @@ pub async fn start<'a, R: Rt, T>(
         db: 0,
         section: None,
         turn: 0,
+        duty: 1.0,
+        rested: rt.now(),
         _slot: slot,
     };
     Ok((stream, out))
 }
 
 impl<R: Rt> SnapshotStream<'_, R> {
+    /// Limits the background walk to about `duty` of each shard's time (1.0: no limit).
+    pub fn set_pace(&mut self, duty: f64) {
+        self.duty = duty.clamp(0.01, 1.0);
+    }
+
     /// The next piece of the file, or None after the CRC64 trailer.
     pub async fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
         loop {
@@ -178,7 +198,14 @@ impl<R: Rt> SnapshotStream<'_, R> {
             }
             // Round-robin over the shards, so no shard's buffer grows while another is walked.
             let at = self.turn % remaining.len();
+            self.rt.perturb("snapshot-step").await;
             let (id, db) = (self.id, self.db);
+            if self.duty < 1.0 {
+                // Busy since the last rest: the previous step, checksumming, handing out chunks.
+                let busy = self.rt.now().saturating_sub(self.rested);
+                self.rt.sleep(busy.mul_f64((1.0 - self.duty) / self.duty)).await;
+                self.rested = self.rt.now();
+            }
             let (bytes, complete) =
                 self.shards.hop(&self.rt, remaining[at], move |sh| step(sh, id, db)).await.ok_or_else(gone)?;
             enc.raw(&bytes);

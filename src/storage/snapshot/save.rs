@@ -14,8 +14,9 @@ pub fn target(dir: &str, dbfilename: &str, now_ms: u64) -> Option<PathBuf> {
     (!dbfilename.is_empty()).then(|| Path::new(dir).join(expand_filename(dbfilename, now_ms)))
 }
 
-/// Writes the whole dataset, as of one cut, to `path`, crash-safely. Returns the bytes written.
-pub async fn save_to<R: Rt>(rt: &R, shards: &ShardSet, path: &Path) -> io::Result<u64> {
+/// Writes the whole dataset, as of one cut, to `path`, crash-safely; the walk takes about
+/// `duty` of each shard's time (see `SnapshotStream::set_pace`). Returns the bytes written.
+pub async fn save_to<R: Rt>(rt: &R, shards: &ShardSet, path: &Path, duty: f64) -> io::Result<u64> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp-{:x}",
@@ -31,6 +32,7 @@ pub async fn save_to<R: Rt>(rt: &R, shards: &ShardSet, path: &Path) -> io::Resul
             return Err(e);
         }
     };
+    stream.set_pace(duty);
     let result = async {
         let mut offset = 0u64;
         while let Some(chunk) = stream.next_chunk().await? {
@@ -77,7 +79,8 @@ pub async fn run_save<R: Rt>(
         return Err(io::Error::other("no dbfilename configured"));
     };
     p.current_started_ms.store(start, Ordering::Relaxed);
-    let out = save_to(rt, shards, &path).await;
+    let duty = if background { super::BACKGROUND_DUTY } else { 1.0 };
+    let out = save_to(rt, shards, &path, duty).await;
     let end = rt.wall_ms();
     match &out {
         Ok(bytes) => {
@@ -95,4 +98,29 @@ pub async fn run_save<R: Rt>(
         p.last_bgsave_secs.store(((end - start) / 1000) as i64, Ordering::Relaxed);
     }
     out.map(|_| ())
+}
+
+/// Starts a background save as a task on this thread, unless one is running (then false).
+/// A `BGSAVE SCHEDULE` that arrives meanwhile (`Persistence::scheduled`) runs right after it.
+pub fn start_bgsave<R: Rt>(
+    rt: &R,
+    shards: std::sync::Arc<ShardSet>,
+    p: std::sync::Arc<Persistence>,
+    dir: String,
+    name: String,
+) -> bool {
+    if p.in_progress.swap(true, Ordering::AcqRel) {
+        return false;
+    }
+    let task_rt = rt.clone();
+    rt.spawn_local("bgsave", async move {
+        loop {
+            let _ = run_save(&task_rt, &shards, &p, &dir, &name, true).await;
+            if !p.scheduled.swap(false, Ordering::AcqRel) {
+                break;
+            }
+        }
+        p.in_progress.store(false, Ordering::Release);
+    });
+    true
 }

@@ -11,10 +11,13 @@ use crate::engine::{ShardCell, ShardSet};
 use crate::protocol::Limits;
 use crate::runtime::{timeout, Rt};
 use crate::server::{Connection, ServerState};
+use std::cell::Cell;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 const ACK_EVERY: Duration = Duration::from_secs(1);
@@ -23,6 +26,16 @@ const ACK_EVERY: Duration = Duration::from_secs(1);
 pub fn start<R: Rt>(rt: R, shards: Arc<ShardSet>, state: Arc<ServerState>, home: ShardCell) {
     let task_rt = rt.clone();
     rt.spawn_local("replica-link", supervise(task_rt, shards, state, home));
+}
+
+/// Lets a role change wait for the command being applied: dropping the link task inside one
+/// would leave a multi-shard write half done on this node, or applied but not counted.
+#[derive(Default)]
+struct Leaving {
+    requested: Cell<bool>,
+    applying: Cell<bool>,
+    /// Signalled when the link stopped between two commands after `requested`.
+    idle: Notify,
 }
 
 async fn supervise<R: Rt>(rt: R, shards: Arc<ShardSet>, state: Arc<ServerState>, home: ShardCell) {
@@ -42,7 +55,8 @@ async fn supervise<R: Rt>(rt: R, shards: Arc<ShardSet>, state: Arc<ServerState>,
             }
             Role::Replica { host, port } => {
                 let mine = Role::Replica { host: host.clone(), port };
-                let mut link = Link::new(&rt, &shards, &state, &home, &host, port);
+                let leaving = Rc::new(Leaving::default());
+                let mut link = Link::new(&rt, &shards, &state, &home, &host, port, leaving.clone());
                 {
                     let run = link.run();
                     tokio::pin!(run, stop);
@@ -51,13 +65,19 @@ async fn supervise<R: Rt>(rt: R, shards: Arc<ShardSet>, state: Arc<ServerState>,
                         tokio::select! {
                             biased;
                             _ = &mut stop => return,
+                            _ = leaving.idle.notified(), if leaving.requested.get() => break,
                             _ = &mut changed => {
+                                changed = Box::pin(state.repl.role_changed.notified());
                                 // A notice for the role we already follow changes nothing.
                                 if state.repl.role() == mine {
-                                    changed = Box::pin(state.repl.role_changed.notified());
                                     continue;
                                 }
                                 tracing::info!("replication: role changed, leaving the link to {host}:{port}");
+                                if leaving.applying.get() {
+                                    // Finish the command in flight first.
+                                    leaving.requested.set(true);
+                                    continue;
+                                }
                                 break;
                             }
                             _ = &mut run => break,
@@ -81,6 +101,7 @@ struct Link<'a, R: Rt> {
     /// The master client: kept across reconnections so a continued stream keeps its SELECTed db.
     master: Option<Connection<R>>,
     split: StreamSplitter,
+    leaving: Rc<Leaving>,
 }
 
 impl<'a, R: Rt> Link<'a, R> {
@@ -91,8 +112,10 @@ impl<'a, R: Rt> Link<'a, R> {
         home: &'a ShardCell,
         host: &str,
         port: u16,
+        leaving: Rc<Leaving>,
     ) -> Self {
-        Link { rt, shards, state, home, host: host.to_string(), port, master: None, split: StreamSplitter::default() }
+        let split = StreamSplitter::default();
+        Link { rt, shards, state, home, host: host.to_string(), port, master: None, split, leaving }
     }
 
     fn set_state(&self, word: &'static str) {
@@ -259,7 +282,15 @@ impl<'a, R: Rt> Link<'a, R> {
             let data = io.buf.split();
             self.split.push(&data);
             let limits = Limits { max_bulk_len: self.state.proto_max_bulk_len.load(Ordering::Relaxed) };
-            let applied = apply_ready(&mut self.split, master, &journal, &limits).await?;
+            let leaving = self.leaving.clone();
+            leaving.applying.set(true);
+            let applied = apply_ready(&mut self.split, master, &journal, &limits, &|| leaving.requested.get()).await;
+            leaving.applying.set(false);
+            if leaving.requested.get() {
+                leaving.idle.notify_one();
+                return Err("the role changed: stopped between two commands".into());
+            }
+            let applied = applied?;
             for off in applied.acks {
                 send_ack(io, off).await?;
             }

@@ -224,25 +224,25 @@ async fn finish(
         let c = cluster::connect(n, 200).await.ok_or_else(|| format!("liveness: {} unreachable", cluster::name(n)))?;
         conns.push(c);
     }
-    let healed = madsim::time::Instant::now();
+    let healed = crate::rt::sim_now();
     loop {
         let p = NodeRepl::parse(&cluster::info(&mut conns[t.primary]).await?)?;
         let mut lagging = Vec::new();
         for n in t.replicas() {
             let r = NodeRepl::parse(&cluster::info(&mut conns[n]).await?)?;
-            if !r.caught_up(p.offset) {
+            if !r.caught_up(&p) {
                 lagging.push((cluster::name(n), r));
             }
         }
         if lagging.is_empty() {
             break;
         }
-        if healed.elapsed() > CATCH_UP_BOUND {
-            return Err(catch_up::stuck(CATCH_UP_BOUND, p.offset, &lagging));
+        if crate::rt::sim_now() - healed > CATCH_UP_BOUND {
+            return Err(catch_up::stuck(CATCH_UP_BOUND, &p, &lagging));
         }
         madsim::time::sleep(Duration::from_millis(100)).await;
     }
-    shared.digest.fold(|| format!("caught up {:?} after healing", healed.elapsed()));
+    shared.digest.fold(|| format!("caught up {:?} after healing", crate::rt::sim_now() - healed));
     let primary = cluster::dataset(&mut conns[t.primary]).await?;
     let pname = cluster::name(t.primary);
     for n in t.replicas() {

@@ -57,12 +57,12 @@ impl Nemesis {
     /// when it returns.
     pub async fn run(&self, stop: &AtomicBool) -> Result<Option<Promotion>, String> {
         let mut rng = thread_rng();
-        let start = madsim::time::Instant::now();
+        let start = crate::rt::sim_now();
         let mut promoted = None;
         loop {
             let gap = Duration::from_millis(rng.gen_range(200..2500));
-            let until = madsim::time::Instant::now() + gap;
-            while madsim::time::Instant::now() < until {
+            let until = crate::rt::sim_now() + gap;
+            while crate::rt::sim_now() < until {
                 if stop.load(Ordering::Acquire) {
                     self.heal_all();
                     return Ok(promoted);
@@ -70,7 +70,7 @@ impl Nemesis {
                 madsim::time::sleep(Duration::from_millis(50)).await;
             }
             if let (Some(at), None) = (self.promote_at, &promoted) {
-                if start.elapsed() >= at {
+                if crate::rt::sim_now() - start >= at {
                     promoted = Some(self.promote(&mut rng).await?);
                     continue;
                 }

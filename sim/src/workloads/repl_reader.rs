@@ -31,7 +31,7 @@ pub async fn client(id: usize, node: usize, sh: Arc<ReplShared>) -> Result<(), S
             None => [vec![b("MGET")], group.clone()].concat(),
         };
         let ticket = counter.as_ref().map(|k| sh.replica_counters.read_sent(node, k));
-        let at = madsim::time::Instant::now();
+        let at = crate::rt::sim_now();
         let reply = match madsim::time::timeout(Duration::from_secs(5), c.call(&args)).await {
             Ok(Ok(r)) => r,
             // A paused, partitioned or restarted replica: try a fresh connection.
@@ -41,7 +41,7 @@ pub async fn client(id: usize, node: usize, sh: Arc<ReplShared>) -> Result<(), S
                 continue;
             }
         };
-        sh.digest.fold(|| format!("r{id}@{node} {:?} {} -> {reply:?}", at.elapsed(), show(&args)));
+        sh.digest.fold(|| format!("r{id}@{node} {:?} {} -> {reply:?}", crate::rt::sim_now() - at, show(&args)));
         let verdict = match (counter, ticket) {
             (Some(k), Some(t)) => sh.replica_counters.read_reply(node, &k, t, &reply),
             _ if matches!(reply, Reply::Error(_)) => Ok(()),

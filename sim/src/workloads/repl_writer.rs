@@ -47,12 +47,14 @@ impl Session {
                 Ok(None)
             };
         };
-        let at = madsim::time::Instant::now();
+        let at = crate::rt::sim_now();
         let res = madsim::time::timeout(Duration::from_secs(30), c.call(&args)).await;
         let (id, node) = (self.id, self.node);
         match res {
             Ok(Ok(reply)) => {
-                self.sh.digest.fold(|| format!("w{id}@{node} {:?} {} -> {reply:?}", at.elapsed(), show(&args)));
+                self.sh
+                    .digest
+                    .fold(|| format!("w{id}@{node} {:?} {} -> {reply:?}", crate::rt::sim_now() - at, show(&args)));
                 if let (Reply::Error(e), false) = (&reply, self.sh.strict) {
                     // A demoted primary (READONLY), a restarted one (LOADING): start afresh.
                     self.sh.digest.fold(|| format!("w{id}: error {e}, reconnecting"));
@@ -102,10 +104,10 @@ fn expect(id: usize, what: &str, reply: Option<Reply>, ok: impl Fn(&Reply) -> bo
 /// Runs one writer for `run_for` of virtual time.
 pub async fn client(id: usize, sh: Arc<ReplShared>, run_for: Duration) -> Result<(), String> {
     let mut rng = thread_rng();
-    let end = madsim::time::Instant::now() + run_for;
+    let end = crate::rt::sim_now() + run_for;
     let mut s = Session { id, node: usize::MAX, conn: None, sh: sh.clone() };
     let mut seq = 0u64;
-    while madsim::time::Instant::now() < end {
+    while crate::rt::sim_now() < end {
         let pause = match rng.gen_range(0..100) {
             0..=4 => Duration::from_millis(rng.gen_range(50..400)),
             _ => Duration::from_micros(rng.gen_range(500..15_000)),

@@ -141,6 +141,10 @@ impl<'a, R: Rt> Link<'a, R> {
             if let Err(e) = self.session().await {
                 tracing::warn!("replication: link to {}:{} failed: {e}", self.host, self.port);
             }
+            if self.leaving.requested.get() {
+                // Stopped at a safe point: the role change may drop this task now.
+                self.leaving.idle.notify_one();
+            }
             self.mark_down();
             if self.split.pending() > 0 {
                 tracing::info!(
@@ -222,7 +226,12 @@ impl<'a, R: Rt> Link<'a, R> {
                 tracing::info!("replication: received {} bytes of RDB from the primary, loading", payload.len());
                 let db = full_sync::stream_db(&payload);
                 let start = self.rt.now();
-                match full_sync::load(self.rt, self.shards, self.state, &payload).await {
+                // A role change waits for the load too: dropped half way it would leave half
+                // a dataset.
+                self.leaving.applying.set(true);
+                let loaded = full_sync::load(self.rt, self.shards, self.state, &payload).await;
+                self.leaving.applying.set(false);
+                match loaded {
                     Ok(l) => tracing::info!(
                         "replication: loaded {} keys in {:.3} seconds",
                         l.keys,
@@ -239,6 +248,9 @@ impl<'a, R: Rt> Link<'a, R> {
                     let mut bl = self.state.repl.journal.backlog.lock().unwrap();
                     bl.reset_to(replid, offset);
                     bl.activate();
+                }
+                if self.leaving.requested.get() {
+                    return Err("the role changed during a full sync: stopped once it was loaded".into());
                 }
                 master.run_from_master(vec!["SELECT".into(), db.to_string().into()]).await;
                 self.split.clear();
@@ -287,7 +299,6 @@ impl<'a, R: Rt> Link<'a, R> {
             let applied = apply_ready(&mut self.split, master, &journal, &limits, &|| leaving.requested.get()).await;
             leaving.applying.set(false);
             if leaving.requested.get() {
-                leaving.idle.notify_one();
                 return Err("the role changed: stopped between two commands".into());
             }
             let applied = applied?;

@@ -55,6 +55,7 @@ async fn supervise<R: Rt>(rt: R, shards: Arc<ShardSet>, state: Arc<ServerState>,
             }
             Role::Replica { host, port } => {
                 let mine = Role::Replica { host: host.clone(), port };
+                state.repl.link_active.store(true, Ordering::Release);
                 let leaving = Rc::new(Leaving::default());
                 let mut link = Link::new(&rt, &shards, &state, &home, &host, port, leaving.clone());
                 {
@@ -85,6 +86,8 @@ async fn supervise<R: Rt>(rt: R, shards: Arc<ShardSet>, state: Arc<ServerState>,
                     }
                 }
                 link.mark_down();
+                state.repl.link_active.store(false, Ordering::Release);
+                state.repl.link_left.notify_waiters();
             }
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! mayfly-sim run --seeds A..B [--canary] [--canary-multi] [--canary-snapshot] [--basic]   each seed runs twice; digests must match
-//! mayfly-sim replay --seed S [--trace] [--canary] [--basic]
+//! mayfly-sim run --replication --seeds A..B [--mode stable|crash|promote] [--canary-repl]
+//! mayfly-sim replay --seed S [--trace] [--canary] [--basic] [--replication [--mode M]]
 //! mayfly-sim canary [--seeds 0..200]                    exits 0 iff the checkers catch every canary
 //! ```
 
@@ -14,6 +15,8 @@ mod checkers;
 mod client;
 mod digest;
 mod disk;
+#[cfg(madsim)]
+mod replication;
 #[cfg(madsim)]
 mod rt;
 #[cfg(madsim)]
@@ -68,6 +71,12 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--canary-snapshot" => out.opts.canary_snapshot = true,
             "--extended" => out.opts.extended = true,
             "--basic" => out.opts.extended = false,
+            "--replication" => out.opts.replication = true,
+            "--canary-repl" => out.opts.canary_repl = true,
+            "--mode" => {
+                let m = it.next().ok_or("--mode needs stable, crash or promote")?;
+                out.opts.repl_mode = Some(replication::Mode::parse(m)?);
+            }
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -88,6 +97,16 @@ fn flags(opts: &Options) -> String {
     }
     if !opts.extended {
         f.push_str(" --basic");
+    }
+    if opts.replication {
+        f.push_str(" --replication");
+    }
+    if let Some(m) = opts.repl_mode {
+        f.push_str(" --mode ");
+        f.push_str(m.flag());
+    }
+    if opts.canary_repl {
+        f.push_str(" --canary-repl");
     }
     f
 }
@@ -154,7 +173,7 @@ fn replay(seed: u64, opts: &Options) -> ExitCode {
 /// (`mset-no-locks`: atomicity; `multi-no-locks`: atomicity or transactions).
 #[cfg(madsim)]
 fn canary(seeds: Range<u64>, opts: &Options) -> ExitCode {
-    let cases: [(&str, &str, Options, &[&str]); 3] = [
+    let cases: [(&str, &str, Options, &[&str]); 4] = [
         ("mset-no-locks", "--canary", Options { canary: true, ..opts.clone() }, &["atomicity"]),
         (
             "multi-no-locks",
@@ -167,6 +186,12 @@ fn canary(seeds: Range<u64>, opts: &Options) -> ExitCode {
             "--canary-snapshot",
             Options { canary_snapshot: true, ..opts.clone() },
             &["snapshot"],
+        ),
+        (
+            "repl-split-tx",
+            "--replication --canary-repl",
+            Options { replication: true, canary_repl: true, ..opts.clone() },
+            &["atomicity"],
         ),
     ];
     let mut all_caught = true;
@@ -200,7 +225,7 @@ fn canary(seeds: Range<u64>, opts: &Options) -> ExitCode {
 #[cfg(madsim)]
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: mayfly-sim run --seeds A..B [--canary] [--basic]\n       \
+    let usage = "usage: mayfly-sim run --seeds A..B [--canary] [--basic] [--replication [--mode stable|crash|promote]]\n       \
                  mayfly-sim replay --seed S [--trace] [--canary] [--basic]\n       \
                  mayfly-sim canary [--seeds A..B]";
     let Some((cmd, rest)) = argv.split_first() else {

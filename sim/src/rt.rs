@@ -52,6 +52,11 @@ impl SimRt {
     }
 }
 
+/// Virtual time since the simulation started (madsim's clock; never the real one).
+pub fn sim_now() -> Duration {
+    TimeHandle::current().elapsed()
+}
+
 /// Wall-clock milliseconds of the simulation plus `skew_ms`.
 pub fn sim_wall_ms(skew_ms: i64) -> u64 {
     let t = TimeHandle::current().now_time();

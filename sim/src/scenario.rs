@@ -43,6 +43,12 @@ pub struct Options {
     pub trace: bool,
     /// Include commands still being built (INCR, EXPIRE, TTL, ...).
     pub extended: bool,
+    /// Run the replication scenario (primary + 2 replicas) instead of the single node.
+    pub replication: bool,
+    /// Force the replication scenario's mode (else each seed draws one).
+    pub repl_mode: Option<crate::replication::Mode>,
+    /// Switch on the `repl-split-tx` canary (transactions reach replicas as loose commands).
+    pub canary_repl: bool,
 }
 
 pub struct Outcome {
@@ -60,7 +66,11 @@ pub fn run(seed: u64, opts: &Options) -> Outcome {
     let (d, o, s) = (digest.clone(), opts.clone(), summary.clone());
     let result = std::panic::catch_unwind(AssertUnwindSafe(move || {
         let rt = Runtime::with_seed_and_config(seed, madsim::Config::default());
-        rt.block_on(simulate(o, d, s))
+        if o.replication {
+            rt.block_on(crate::replication::simulate(o, d, s))
+        } else {
+            rt.block_on(simulate(o, d, s))
+        }
     }));
     let summary = summary.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let failure = match result {
@@ -78,7 +88,7 @@ pub fn run(seed: u64, opts: &Options) -> Outcome {
 }
 
 /// Picks `size` keys named `{prefix}{n}` covering as many distinct shards as possible.
-fn spanning_group(router: &Router, prefix: &str, size: usize) -> Vec<Bytes> {
+pub fn spanning_group(router: &Router, prefix: &str, size: usize) -> Vec<Bytes> {
     let want_shards = size.min(router.num_shards);
     let mut keys = Vec::new();
     let mut shards = BTreeSet::new();

@@ -10,6 +10,8 @@ use super::Shard;
 use crate::protocol::Reply;
 use crate::replication::journal::{Journal, Record};
 use bytes::Bytes;
+#[cfg(feature = "canary")]
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 /// The records of one transaction, written to the journal (or to an enclosing transaction) once.
@@ -66,6 +68,14 @@ impl Capture {
             }
             records
         };
+        #[cfg(feature = "canary")]
+        if self.parent.is_none() && records.len() > 1 && self.journal.split_transactions.load(Ordering::Relaxed) {
+            // Canary: each record on its own, last shard first, so a replica can apply half.
+            for r in records.into_iter().rev() {
+                self.write(vec![r]);
+            }
+            return;
+        }
         self.write(records);
     }
 

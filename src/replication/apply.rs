@@ -58,6 +58,8 @@ pub struct Applied {
     pub commands: u64,
     /// Offsets to acknowledge now (one per REPLCONF GETACK, as of just before it).
     pub acks: Vec<u64>,
+    /// `stop` asked to leave before every ready command was applied.
+    pub stopped: bool,
 }
 
 /// Whether `args` is `REPLCONF GETACK ...`.
@@ -71,9 +73,16 @@ pub async fn apply_ready<R: Rt>(
     master: &mut Connection<R>,
     journal: &Arc<Journal>,
     limits: &Limits,
+    stop: &dyn Fn() -> bool,
 ) -> Result<Applied, String> {
     let mut out = Applied::default();
-    while let Some((args, wire)) = split.next(limits)? {
+    loop {
+        // Checked only between commands: one is never left half applied or applied uncounted.
+        if stop() {
+            out.stopped = true;
+            break;
+        }
+        let Some((args, wire)) = split.next(limits)? else { break };
         if is_getack(&args) {
             // Redis answers with the offset processed before this command.
             out.acks.push(journal.offset());

@@ -63,6 +63,9 @@ pub async fn load<R: Rt>(rt: &R, shards: &ShardSet, state: &ServerState, payload
     state.persistence.loading.store(true, Ordering::Release);
     // Cleared however this ends, also when REPLICAOF abandons the load half way.
     let _loading = LoadingFlag(state);
+    // A command that passed the -LOADING check just before may still be reading: the barrier
+    // waits for it and holds back everything queued, so nothing sees half a dataset.
+    let _cut = shards.barrier(rt).await;
     for s in 0..shards.num_shards() {
         shards
             .hop(rt, s, |sh| {

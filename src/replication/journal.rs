@@ -20,6 +20,9 @@ pub struct Journal {
     pub backlog: Mutex<Backlog>,
     /// Woken after every append, so replica feeders send promptly.
     pub appended: Notify,
+    /// Simulator canary `repl-split-tx`: transactions are written as loose commands.
+    #[cfg(feature = "canary")]
+    pub split_transactions: AtomicBool,
 }
 
 impl Journal {
@@ -28,6 +31,8 @@ impl Journal {
             on: AtomicBool::new(false),
             backlog: Mutex::new(Backlog::new(replid, backlog_size)),
             appended: Notify::new(),
+            #[cfg(feature = "canary")]
+            split_transactions: AtomicBool::new(false),
         }
     }
 

@@ -85,6 +85,10 @@ pub struct Replication {
     pub role_changed: Notify,
     /// Whether this node follows a primary now: the per-command check reads only this.
     pub following: AtomicBool,
+    /// Whether the link task is following a primary (it may still be applying a command).
+    pub link_active: AtomicBool,
+    /// Notified when the link task has let go of its primary.
+    pub link_left: Notify,
 }
 
 impl Replication {
@@ -100,6 +104,8 @@ impl Replication {
             sync_partial_err: AtomicU64::new(0),
             role_changed: Notify::new(),
             following: AtomicBool::new(false),
+            link_active: AtomicBool::new(false),
+            link_left: Notify::new(),
         }
     }
 

@@ -11,10 +11,13 @@ use crate::engine::{ShardCell, ShardSet};
 use crate::protocol::Limits;
 use crate::runtime::{timeout, Rt};
 use crate::server::{Connection, ServerState};
+use std::cell::Cell;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 const ACK_EVERY: Duration = Duration::from_secs(1);
@@ -23,6 +26,16 @@ const ACK_EVERY: Duration = Duration::from_secs(1);
 pub fn start<R: Rt>(rt: R, shards: Arc<ShardSet>, state: Arc<ServerState>, home: ShardCell) {
     let task_rt = rt.clone();
     rt.spawn_local("replica-link", supervise(task_rt, shards, state, home));
+}
+
+/// Lets a role change wait for the command being applied: dropping the link task inside one
+/// would leave a multi-shard write half done on this node, or applied but not counted.
+#[derive(Default)]
+struct Leaving {
+    requested: Cell<bool>,
+    applying: Cell<bool>,
+    /// Signalled when the link stopped between two commands after `requested`.
+    idle: Notify,
 }
 
 async fn supervise<R: Rt>(rt: R, shards: Arc<ShardSet>, state: Arc<ServerState>, home: ShardCell) {
@@ -42,7 +55,9 @@ async fn supervise<R: Rt>(rt: R, shards: Arc<ShardSet>, state: Arc<ServerState>,
             }
             Role::Replica { host, port } => {
                 let mine = Role::Replica { host: host.clone(), port };
-                let mut link = Link::new(&rt, &shards, &state, &home, &host, port);
+                state.repl.link_active.store(true, Ordering::Release);
+                let leaving = Rc::new(Leaving::default());
+                let mut link = Link::new(&rt, &shards, &state, &home, &host, port, leaving.clone());
                 {
                     let run = link.run();
                     tokio::pin!(run, stop);
@@ -51,13 +66,19 @@ async fn supervise<R: Rt>(rt: R, shards: Arc<ShardSet>, state: Arc<ServerState>,
                         tokio::select! {
                             biased;
                             _ = &mut stop => return,
+                            _ = leaving.idle.notified(), if leaving.requested.get() => break,
                             _ = &mut changed => {
+                                changed = Box::pin(state.repl.role_changed.notified());
                                 // A notice for the role we already follow changes nothing.
                                 if state.repl.role() == mine {
-                                    changed = Box::pin(state.repl.role_changed.notified());
                                     continue;
                                 }
                                 tracing::info!("replication: role changed, leaving the link to {host}:{port}");
+                                if leaving.applying.get() {
+                                    // Finish the command in flight first.
+                                    leaving.requested.set(true);
+                                    continue;
+                                }
                                 break;
                             }
                             _ = &mut run => break,
@@ -65,6 +86,8 @@ async fn supervise<R: Rt>(rt: R, shards: Arc<ShardSet>, state: Arc<ServerState>,
                     }
                 }
                 link.mark_down();
+                state.repl.link_active.store(false, Ordering::Release);
+                state.repl.link_left.notify_waiters();
             }
         }
     }
@@ -81,6 +104,7 @@ struct Link<'a, R: Rt> {
     /// The master client: kept across reconnections so a continued stream keeps its SELECTed db.
     master: Option<Connection<R>>,
     split: StreamSplitter,
+    leaving: Rc<Leaving>,
 }
 
 impl<'a, R: Rt> Link<'a, R> {
@@ -91,8 +115,10 @@ impl<'a, R: Rt> Link<'a, R> {
         home: &'a ShardCell,
         host: &str,
         port: u16,
+        leaving: Rc<Leaving>,
     ) -> Self {
-        Link { rt, shards, state, home, host: host.to_string(), port, master: None, split: StreamSplitter::default() }
+        let split = StreamSplitter::default();
+        Link { rt, shards, state, home, host: host.to_string(), port, master: None, split, leaving }
     }
 
     fn set_state(&self, word: &'static str) {
@@ -117,6 +143,10 @@ impl<'a, R: Rt> Link<'a, R> {
         loop {
             if let Err(e) = self.session().await {
                 tracing::warn!("replication: link to {}:{} failed: {e}", self.host, self.port);
+            }
+            if self.leaving.requested.get() {
+                // Stopped at a safe point: the role change may drop this task now.
+                self.leaving.idle.notify_one();
             }
             self.mark_down();
             if self.split.pending() > 0 {
@@ -204,7 +234,12 @@ impl<'a, R: Rt> Link<'a, R> {
                 tracing::info!("replication: received {} bytes of RDB from the primary, loading", payload.len());
                 let db = full_sync::stream_db(&payload);
                 let start = self.rt.now();
-                match full_sync::load(self.rt, self.shards, self.state, &payload).await {
+                // A role change waits for the load too: dropped half way it would leave half
+                // a dataset.
+                self.leaving.applying.set(true);
+                let loaded = full_sync::load(self.rt, self.shards, self.state, &payload).await;
+                self.leaving.applying.set(false);
+                match loaded {
                     Ok(l) => tracing::info!(
                         "replication: loaded {} keys in {:.3} seconds",
                         l.keys,
@@ -221,6 +256,9 @@ impl<'a, R: Rt> Link<'a, R> {
                     let mut bl = self.state.repl.journal.backlog.lock().unwrap();
                     bl.reset_to(replid, offset);
                     bl.activate();
+                }
+                if self.leaving.requested.get() {
+                    return Err("the role changed during a full sync: stopped once it was loaded".into());
                 }
                 master.run_from_master(vec!["SELECT".into(), db.to_string().into()]).await;
                 self.split.clear();
@@ -264,7 +302,14 @@ impl<'a, R: Rt> Link<'a, R> {
             let data = io.buf.split();
             self.split.push(&data);
             let limits = Limits { max_bulk_len: self.state.proto_max_bulk_len.load(Ordering::Relaxed) };
-            let applied = apply_ready(&mut self.split, master, &journal, &limits).await?;
+            let leaving = self.leaving.clone();
+            leaving.applying.set(true);
+            let applied = apply_ready(&mut self.split, master, &journal, &limits, &|| leaving.requested.get()).await;
+            leaving.applying.set(false);
+            if leaving.requested.get() {
+                return Err("the role changed: stopped between two commands".into());
+            }
+            let applied = applied?;
             for off in applied.acks {
                 send_ack(io, off).await?;
             }

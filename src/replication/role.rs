@@ -5,6 +5,7 @@ use super::{replica::new_replid, Replication, Role};
 use crate::engine::ShardSet;
 use crate::runtime::Rt;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 /// Starts following `host:port`. Client writes stop feeding the journal: a replica passes on
 /// its primary's stream instead.
@@ -30,10 +31,14 @@ pub async fn follow<R: Rt>(rt: &R, shards: &ShardSet, repl: &Replication, host: 
 /// Promotion: the link stops and a new history begins here. The old id stays valid up to the
 /// current offset (replid2), so other replicas of our old primary can continue with us.
 pub async fn promote<R: Rt>(rt: &R, shards: &ShardSet, repl: &Replication) {
-    if !repl.following.swap(false, Ordering::AcqRel) {
+    if !repl.following.load(Ordering::Acquire) {
         return;
     }
     *repl.role.lock().unwrap() = Role::Primary;
+    repl.role_changed.notify_one();
+    // The link stops (between two commands) before the new history begins: a command applied
+    // after it would reach our replicas twice, recorded by the shards and proxied as well.
+    wait_link_stopped(rt, repl).await;
     {
         let mut bl = repl.journal.backlog.lock().unwrap();
         bl.shift_replid(new_replid(rt));
@@ -48,7 +53,28 @@ pub async fn promote<R: Rt>(rt: &R, shards: &ShardSet, repl: &Replication) {
     repl.journal.set_on(true);
     *repl.link.lock().unwrap() = Default::default();
     set_replica_mode(rt, shards, false).await;
-    repl.role_changed.notify_one();
+    // Only now may clients write: their writes are recorded for our replicas.
+    repl.following.store(false, Ordering::Release);
+}
+
+/// How long a promotion waits for the link task to stop applying the old primary's stream.
+const LINK_STOP_LIMIT: Duration = Duration::from_secs(5);
+
+async fn wait_link_stopped<R: Rt>(rt: &R, repl: &Replication) {
+    let deadline = rt.now() + LINK_STOP_LIMIT;
+    loop {
+        let left = repl.link_left.notified();
+        tokio::pin!(left);
+        left.as_mut().enable();
+        if !repl.link_active.load(Ordering::Acquire) {
+            return;
+        }
+        let wait = deadline.saturating_sub(rt.now());
+        if wait.is_zero() || crate::runtime::timeout(rt, wait, left).await.is_none() {
+            tracing::warn!("replication: the link to the old primary did not stop within {LINK_STOP_LIMIT:?}");
+            return;
+        }
+    }
 }
 
 /// Replicas leave expiry to their primary (it sends DEL), so shards stop their active cycle.

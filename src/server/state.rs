@@ -86,6 +86,9 @@ impl ServerState {
         let run_id: String = (0..40).map(|_| format!("{:x}", rt.rng_u64() % 16)).collect();
         let replid: String = (0..40).map(|_| format!("{:x}", rt.rng_u64() % 16)).collect();
         let backlog_size = store.get_int("repl-backlog-size").max(16 * 1024) as usize;
+        let repl = std::sync::Arc::new(crate::replication::Replication::new(replid, backlog_size));
+        #[cfg(feature = "canary")]
+        repl.journal.split_transactions.store(rt.fault_enabled("repl-split-tx"), Ordering::Relaxed);
         ServerState {
             proto_max_bulk_len: AtomicI64::new(store.get_int("proto-max-bulk-len")),
             client_query_buffer_limit: AtomicI64::new(store.get_int("client-query-buffer-limit")),
@@ -108,7 +111,7 @@ impl ServerState {
             pubsub_limits,
             cluster,
             persistence: std::sync::Arc::new(crate::storage::Persistence::new(rt.wall_ms())),
-            repl: std::sync::Arc::new(crate::replication::Replication::new(replid, backlog_size)),
+            repl,
         }
     }
 

@@ -1,8 +1,13 @@
 //! Invariants, one per file. Each checker turns a reply it cannot explain into an `Err` with a
 //! clear message; the scenario stops the seed and reports it.
 
+pub mod acked_writes;
 pub mod atomicity;
+pub mod catch_up;
+pub mod convergence;
 pub mod counters;
 pub mod model;
+pub mod replica_counters;
 pub mod snapshot_cut;
+pub mod timeline;
 pub mod transactions;

@@ -1,6 +1,9 @@
 //! Workloads: what the simulated clients do. Each workload drives one client connection and runs
 //! its replies through the checkers.
 
+pub mod repl_reader;
+pub mod repl_writer;
+pub mod replicated;
 pub mod snapshots;
 pub mod strings;
 pub mod transactions;

@@ -76,6 +76,11 @@ pub trait Rt: Clone + Send + Sync + 'static {
     /// Wall-clock milliseconds since the Unix epoch: the clock TTLs are measured against.
     fn wall_ms(&self) -> u64;
 
+    /// Wall-clock microseconds since the Unix epoch (MONITOR's timestamps).
+    fn wall_us(&self) -> u64 {
+        self.wall_ms() * 1000
+    }
+
     fn sleep(&self, d: Duration) -> impl Future<Output = ()> + 'static;
 
     /// The only source of randomness. Seeds every hasher too.

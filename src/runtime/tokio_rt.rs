@@ -189,6 +189,10 @@ impl Rt for TokioRt {
         SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
     }
 
+    fn wall_us(&self) -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+    }
+
     fn sleep(&self, d: Duration) -> impl Future<Output = ()> + 'static {
         tokio::time::sleep(d)
     }

@@ -15,6 +15,7 @@ mod connection;
 pub mod dispatch;
 mod http;
 pub mod meta;
+pub mod monitor;
 pub mod multi;
 pub mod pubsub;
 mod squash;

@@ -121,3 +121,40 @@ fn admin_port_and_redis_prefix() {
     assert_eq!(pong, "PONG");
     drop(s);
 }
+
+#[test]
+fn replication_metrics_on_both_sides() {
+    let primary = Server::start(&["--proactor_threads", "2"]);
+    let replica = Server::start(&["--proactor_threads", "2", "--replicaof", &format!("127.0.0.1:{}", primary.port)]);
+    let mut c = primary.client();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = body_of(replica.port);
+        let p = body_of(primary.port);
+        let linked = r.lines().any(|l| l == "mayfly_master_link_up 1");
+        let offset = value(&p, "mayfly_master_repl_offset");
+        let acked = p.lines().any(|l| {
+            l.starts_with("mayfly_connected_slave_offset_bytes{") && l.rsplit(' ').next() == Some(&offset.to_string())
+        });
+        if linked && acked && value(&r, "mayfly_master_repl_offset") == offset {
+            assert_eq!(value(&p, "mayfly_connected_slaves"), 1.0);
+            assert!(p.contains("mayfly_instance_info{role=\"master\""));
+            assert!(r.contains("mayfly_instance_info{role=\"slave\""));
+            assert!(
+                r.contains(&format!("mayfly_slave_info{{master_host=\"127.0.0.1\",master_port=\"{}\"", primary.port))
+            );
+            assert!(value(&p, "mayfly_repl_backlog_is_active") == 1.0);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no link in /metrics:\n{r}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The link going down shows on the replica.
+    drop(primary);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !body_of(replica.port).lines().any(|l| l == "mayfly_master_link_up 0") {
+        assert!(std::time::Instant::now() < deadline, "link still up");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

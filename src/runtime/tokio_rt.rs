@@ -140,14 +140,23 @@ fn cgroup_limit() -> Option<u64> {
 
 impl Rt for TokioRt {
     fn memory_stats(&self) -> super::MemoryStats {
-        let mut s = super::MemoryStats { rss: rss_bytes(), ..Default::default() };
+        let mut s = super::MemoryStats {
+            rss: rss_bytes(),
+            system_total: super::proc_stats::total_system_memory(),
+            ..Default::default()
+        };
         if JEMALLOC_IS_GLOBAL.load(std::sync::atomic::Ordering::Relaxed) {
             // Statistics are refreshed when the epoch advances.
             let _ = tikv_jemalloc_ctl::epoch::advance();
             s.allocated = tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64;
+            s.active = tikv_jemalloc_ctl::stats::active::read().unwrap_or(0) as u64;
             s.allocator = "jemalloc-5.3.0";
         }
         s
+    }
+
+    fn cpu_times(&self) -> super::CpuTimes {
+        super::proc_stats::cpu_times()
     }
 
     fn memory_limit(&self) -> Option<u64> {

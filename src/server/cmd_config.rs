@@ -99,6 +99,9 @@ pub fn plan_set(current: &ConfigStore, pairs: &[Bytes]) -> Result<ConfigStore, S
             "notify-keyspace-events" => crate::engine::notify::NotifyFlags::parse(&value)
                 .map(|f| f.to_text())
                 .ok_or_else(|| failed("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."))?,
+            "latency-tracking-info-percentiles" => {
+                crate::metrics::latency_histogram::parse_percentiles(&value).map_err(failed)?.1
+            }
             "client-output-buffer-limit" => {
                 super::pubsub::merge_output_limits(new.get_str(param.name), &value).map_err(|why| failed(&why))?
             }

@@ -3,6 +3,7 @@
 use super::cmd_client::help_reply;
 use crate::commands::{errors, Ctx};
 use crate::engine::Shard;
+use crate::metrics::latency_histogram::LatencyHistogram;
 use crate::metrics::slowlog::{merge, SlowEntry};
 use crate::protocol::Reply;
 use crate::runtime::Rt;
@@ -96,7 +97,7 @@ const LATENCY_HELP: &[&str] = &[
 ];
 
 /// LATENCY. Mayfly records no latency events (as Redis with `latency-monitor-threshold 0`, its
-/// default), so the event views are empty; HISTOGRAM reports per-command call counts.
+/// default), so the event views are empty; HISTOGRAM reads the per-command latency histograms.
 pub async fn latency<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> Reply {
     match sub {
         "help" => help_reply(LATENCY_HELP),
@@ -110,28 +111,33 @@ pub async fn latency<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> 
             ),
         ),
         "histogram" => {
-            let mut totals: std::collections::BTreeMap<&'static str, u64> = Default::default();
+            let mut totals: std::collections::BTreeMap<&'static str, LatencyHistogram> = Default::default();
             for id in 0..ctx.shards.num_shards() {
                 let part = ctx
                     .shards
-                    .hop(ctx.rt, id, |sh| sh.stats.commands.iter().map(|(k, v)| (*k, v.calls)).collect::<Vec<_>>())
+                    .hop(ctx.rt, id, |sh| sh.stats.latency.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>())
                     .await
                     .unwrap_or_default();
-                for (k, n) in part {
-                    *totals.entry(k).or_default() += n;
+                for (k, h) in part {
+                    totals.entry(k).or_default().merge(&h);
                 }
             }
             let wanted: Vec<String> =
                 args[2..].iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
             let entries = totals
                 .into_iter()
-                .filter(|(name, calls)| *calls > 0 && (wanted.is_empty() || wanted.iter().any(|w| w == name)))
-                .map(|(name, calls)| {
+                .filter(|(name, h)| h.total() > 0 && (wanted.is_empty() || wanted.iter().any(|w| w == name)))
+                .map(|(name, h)| {
+                    let buckets = h
+                        .cumulative_usec_buckets()
+                        .into_iter()
+                        .map(|(us, n)| (Reply::Int(us as i64), Reply::Int(n as i64)))
+                        .collect();
                     (
                         Reply::bulk_str(name),
                         Reply::Map(vec![
-                            (Reply::bulk_str("calls"), Reply::Int(calls as i64)),
-                            (Reply::bulk_str("histogram_usec"), Reply::Map(vec![])),
+                            (Reply::bulk_str("calls"), Reply::Int(h.total() as i64)),
+                            (Reply::bulk_str("histogram_usec"), Reply::Map(buckets)),
                         ]),
                     )
                 })
@@ -172,7 +178,7 @@ pub async fn memory<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> R
         "malloc-stats" => Reply::Verbatim("txt", Bytes::from_static(b"Stats not supported for the current allocator\n")),
         "purge" => Reply::Ok,
         "stats" => {
-            let snap = super::cmd_info::gather(ctx.rt, ctx.shards, ctx.server, false).await;
+            let snap = super::cmd_info::gather(ctx.rt, ctx.shards, ctx.server, Default::default()).await;
             let keys: u64 = snap.dbs.iter().map(|d| d.keys).sum();
             Reply::Map(vec![
                 (Reply::bulk_str("peak.allocated"), Reply::Int(snap.used_memory_peak.max(snap.used_memory) as i64)),

@@ -313,7 +313,7 @@ impl<R: Rt> Connection<R> {
                 Ctx { rt: &self.rt, shards: &view, home: &self.home, server: &self.state, client: &mut self.client };
             let (reply, args) = commands::execute(&mut ctx, spec, args).await;
             let elapsed = self.rt.now().saturating_sub(start);
-            self.home.borrow_mut().stats.record_command(name, elapsed, reply.is_error());
+            self.home.borrow_mut().record_command(name, elapsed, reply.is_error());
             self.feed_monitors(spec, &args);
             out.push(reply);
         }
@@ -364,7 +364,7 @@ impl<R: Rt> Connection<R> {
         let each = self.rt.now().saturating_sub(start) / replies.len() as u32;
         let mut home = self.home.borrow_mut();
         for (name, reply) in replies {
-            home.stats.record_command(name, each, reply.is_error());
+            home.record_command(name, each, reply.is_error());
             self.client.last_cmd = name;
             reply.encode(self.client.resp, wbuf);
         }
@@ -497,7 +497,7 @@ impl<R: Rt> Connection<R> {
             let start = self.rt.now();
             let reply = self.exec().await;
             let elapsed = self.rt.now().saturating_sub(start);
-            self.home.borrow_mut().stats.record_command("exec", elapsed, reply.is_error());
+            self.home.borrow_mut().record_command("exec", elapsed, reply.is_error());
             self.feed_monitors(spec, &args);
             args.clear();
             return (reply, args);
@@ -520,7 +520,7 @@ impl<R: Rt> Connection<R> {
                 .store(if self.client.resp == crate::protocol::RespVersion::Resp3 { 3 } else { 2 }, Ordering::Relaxed);
         }
         let elapsed = self.rt.now().saturating_sub(start);
-        self.home.borrow_mut().stats.record_command(self.client.last_cmd, elapsed, out.0.is_error());
+        self.home.borrow_mut().record_command(self.client.last_cmd, elapsed, out.0.is_error());
         let (reply, mut args) = out;
         self.slowlog(spec, &args, elapsed, now_ms);
         self.feed_monitors(spec, &args);

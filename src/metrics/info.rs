@@ -59,7 +59,6 @@ pub struct InfoSnapshot {
     pub now_ms: u64,
     pub uptime_secs: u64,
     pub hz: i64,
-    /// Not reachable through the runtime seam yet; 0.
     pub process_id: u32,
     pub executable: String,
     pub config_file: String,

@@ -122,6 +122,15 @@ pub trait Rt: Clone + Send + Sync + 'static {
         MemoryStats::default()
     }
 
+    /// The process id and executable path INFO server prints (0 and "" in the simulator).
+    fn process_id(&self) -> u32 {
+        0
+    }
+
+    fn executable(&self) -> String {
+        String::new()
+    }
+
     /// CPU time the process has used so far (INFO cpu); zeros where unknown (the simulator).
     fn cpu_times(&self) -> CpuTimes {
         CpuTimes::default()

@@ -155,6 +155,14 @@ impl Rt for TokioRt {
         s
     }
 
+    fn process_id(&self) -> u32 {
+        std::process::id()
+    }
+
+    fn executable(&self) -> String {
+        std::env::current_exe().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
     fn cpu_times(&self) -> super::CpuTimes {
         super::proc_stats::cpu_times()
     }

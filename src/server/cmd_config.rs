@@ -56,7 +56,22 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> Repl
             ctx.server.stats.reset();
             Reply::Ok
         }
-        "rewrite" => Reply::error("ERR The server is running without a config file"),
+        "rewrite" => {
+            let store = ctx.server.config.read().unwrap().clone();
+            let Some(path) = store.flagfile.clone() else {
+                return Reply::error("ERR The server is running without a config file");
+            };
+            match super::config_file::rewrite(ctx.rt, &path, &store).await {
+                Ok(()) => {
+                    tracing::info!("CONFIG REWRITE executed with success");
+                    Reply::Ok
+                }
+                Err(e) => {
+                    tracing::warn!("CONFIG REWRITE failed: {e}");
+                    Reply::error(format!("ERR Rewriting config file: {e}"))
+                }
+            }
+        }
         "help" => help_reply(HELP),
         _ => Reply::error(errors::unknown_subcommand("config", sub.as_bytes())),
     }

@@ -11,6 +11,7 @@ mod cmd_diag;
 mod cmd_info;
 mod cmd_server;
 pub mod commands;
+mod config_file;
 mod connection;
 pub mod dispatch;
 mod http;

@@ -13,6 +13,7 @@ mod cmd_server;
 pub mod commands;
 mod config_file;
 mod connection;
+mod digest;
 pub mod dispatch;
 mod http;
 pub mod meta;

@@ -4,6 +4,7 @@
 
 pub mod info;
 pub mod latency_histogram;
+pub mod memory_doctor;
 pub mod prometheus;
 pub mod prometheus_repl;
 pub mod slowlog;

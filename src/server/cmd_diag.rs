@@ -172,11 +172,13 @@ const ENTRY_OVERHEAD: usize = std::mem::size_of::<crate::engine::Entry>() + 1;
 pub async fn memory<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> Reply {
     match sub {
         "help" => help_reply(MEMORY_HELP),
-        "doctor" => Reply::Verbatim(
-            "txt",
-            Bytes::from_static(b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n"),
-        ),
-        "malloc-stats" => Reply::Verbatim("txt", Bytes::from_static(b"Stats not supported for the current allocator\n")),
+        "doctor" => {
+            let snap = super::cmd_info::gather(ctx.rt, ctx.shards, ctx.server, Default::default()).await;
+            Reply::Verbatim("txt", Bytes::from(crate::metrics::memory_doctor::report(&snap)))
+        }
+        "malloc-stats" => {
+            Reply::Verbatim("txt", Bytes::from_static(b"Stats not supported for the current allocator\n"))
+        }
         "purge" => Reply::Ok,
         "stats" => {
             let snap = super::cmd_info::gather(ctx.rt, ctx.shards, ctx.server, Default::default()).await;
@@ -204,9 +206,8 @@ pub async fn memory<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> R
             let size = ctx
                 .shards
                 .hop(ctx.rt, shard, move |sh| {
-                    sh.peek(db, &key).map(|e| {
-                        crate::engine::memory::entry_charge(&e.key, &e.value) as usize + ENTRY_OVERHEAD
-                    })
+                    sh.peek(db, &key)
+                        .map(|e| crate::engine::memory::entry_charge(&e.key, &e.value) as usize + ENTRY_OVERHEAD)
                 })
                 .await
                 .flatten();

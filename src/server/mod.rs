@@ -2,6 +2,7 @@
 //! connection or the whole server rather than on keys.
 
 mod client;
+mod cluster_topology;
 mod cmd_client;
 mod cmd_cluster;
 mod cmd_command;

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     let env: Vec<(String, String)> = std::env::vars().collect();
     #[allow(clippy::disallowed_methods)]
     let read_file = |p: &str| std::fs::read_to_string(p).map_err(|e| e.to_string());
-    let store = match parse_command_line(&args, &env, &read_file) {
+    let mut store = match parse_command_line(&args, &env, &read_file) {
         Ok(s) => s,
         Err(FlagError::Info(text)) => {
             println!("{text}");
@@ -25,6 +25,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // CONFIG REWRITE must find the flag file after a change of directory, as Redis keeps the
+    // config file's absolute path.
+    if let Some(f) = store.flagfile.take() {
+        let abs = std::env::current_dir().map(|d| d.join(&f)).unwrap_or_else(|_| f.clone().into());
+        store.flagfile = Some(abs.to_string_lossy().into_owned());
+    }
     init_logging(store.get_str("loglevel"));
     let config = mayfly::config::Config { store };
     mayfly::runtime::JEMALLOC_IS_GLOBAL.store(true, std::sync::atomic::Ordering::Relaxed);

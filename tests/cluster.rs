@@ -121,3 +121,49 @@ fn select_in_cluster_mode() {
     assert_eq!(ok, "OK");
     assert_eq!(err(cmd("SELECT").arg(1).query(&mut c)), "ERR SELECT is not allowed in cluster mode");
 }
+
+#[test]
+fn replicas_are_listed_and_clients_route_writes_to_the_primary() {
+    let p = Server::start(&["--proactor_threads", "2", "--cluster_mode", "emulated"]);
+    let r = Server::start(&[
+        "--proactor_threads",
+        "2",
+        "--cluster_mode",
+        "emulated",
+        "--replicaof",
+        &format!("127.0.0.1:{}", p.port),
+    ]);
+    let mut pc = p.client();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let nodes = loop {
+        let nodes: String = cmd("CLUSTER").arg("NODES").query(&mut pc).unwrap();
+        if nodes.lines().count() == 2 && nodes.contains(" connected\n") && !nodes.contains("disconnected") {
+            break nodes;
+        }
+        assert!(std::time::Instant::now() < deadline, "the replica never showed: {nodes}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let myid: String = cmd("CLUSTER").arg("MYID").query(&mut pc).unwrap();
+    let replica_line = nodes.lines().nth(1).unwrap();
+    assert!(replica_line.contains(&format!("127.0.0.1:{}@{} slave {myid} ", r.port, r.port as u32 + 10000)), "{nodes}");
+    let info: String = cmd("CLUSTER").arg("INFO").query(&mut pc).unwrap();
+    assert!(info.contains("cluster_known_nodes:2\r\n"), "{info}");
+
+    // The replica names the primary as the owner of every slot, itself as its replica.
+    let mut rc = r.client();
+    let slots: Value = cmd("CLUSTER").arg("SLOTS").query(&mut rc).unwrap();
+    let Value::Array(ranges) = slots else { panic!("{slots:?}") };
+    let Value::Array(range) = &ranges[0] else { panic!() };
+    assert_eq!(range.len(), 4, "{range:?}");
+    let Value::Array(owner) = &range[2] else { panic!() };
+    assert_eq!(owner[1], Value::Int(p.port as i64));
+    let rnodes: String = cmd("CLUSTER").arg("NODES").query(&mut rc).unwrap();
+    assert!(rnodes.lines().nth(1).unwrap().contains(" myself,slave "), "{rnodes}");
+
+    // A cluster client that starts from the replica's address writes through the primary.
+    let client = redis::cluster::ClusterClient::new(vec![r.url()]).unwrap();
+    let mut cc = client.get_connection().unwrap();
+    let _: () = cmd("SET").arg("routed").arg("yes").query(&mut cc).unwrap();
+    let v: Option<String> = cmd("GET").arg("routed").query(&mut pc).unwrap();
+    assert_eq!(v.as_deref(), Some("yes"));
+}

@@ -58,7 +58,12 @@ fn scrape_on_the_main_port() {
     raw.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"$-1\r\n");
 
-    // promtool's checker, when it is installed (Debian's prometheus package).
+    promtool_check(&body_of(s.port));
+}
+
+/// `promtool check metrics` finds nothing to complain about, when promtool is installed
+/// (Debian's prometheus package, which .ci/run installs).
+fn promtool_check(body: &str) {
     match Command::new("promtool").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
         Ok(st) if st.success() => {
             let mut child = Command::new("promtool")
@@ -68,7 +73,7 @@ fn scrape_on_the_main_port() {
                 .stderr(Stdio::piped())
                 .spawn()
                 .unwrap();
-            child.stdin.take().unwrap().write_all(body_of(s.port).as_bytes()).unwrap();
+            child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
             let out = child.wait_with_output().unwrap();
             assert!(
                 out.status.success(),
@@ -79,6 +84,23 @@ fn scrape_on_the_main_port() {
         }
         _ => eprintln!("note: promtool not installed; skipping `promtool check metrics`"),
     }
+}
+
+/// The `mayfly_*` names deploy/monitoring's dashboard and alert rules use.
+fn deploy_metric_names() -> Vec<String> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut names = std::collections::BTreeSet::new();
+    for file in ["deploy/monitoring/mayfly-dashboard.json", "deploy/monitoring/mayfly-alerts.yml"] {
+        let text = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+        for (i, _) in text.match_indices("mayfly_") {
+            let name: String = text[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            if name.len() > "mayfly_".len() {
+                names.insert(name);
+            }
+        }
+    }
+    assert!(names.len() >= 10, "{names:?}");
+    names.into_iter().collect()
 }
 
 fn body_of(port: u16) -> String {
@@ -109,6 +131,7 @@ fn admin_port_and_redis_prefix() {
         "redis_expired_keys_total",
         "redis_evicted_keys_total",
         "redis_commands_total",
+        "redis_commands_duration_seconds_total",
     ] {
         assert!(
             body.lines().any(|l| l.starts_with(&format!("{name} ")) || l.starts_with(&format!("{name}{{"))),
@@ -120,4 +143,50 @@ fn admin_port_and_redis_prefix() {
     let pong: String = redis::cmd("PING").query(&mut c).unwrap();
     assert_eq!(pong, "PONG");
     drop(s);
+}
+
+#[test]
+fn replication_metrics_on_both_sides() {
+    let primary = Server::start(&["--proactor_threads", "2"]);
+    let replica = Server::start(&["--proactor_threads", "2", "--replicaof", &format!("127.0.0.1:{}", primary.port)]);
+    let mut c = primary.client();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = body_of(replica.port);
+        let p = body_of(primary.port);
+        let linked = r.lines().any(|l| l == "mayfly_master_link_up 1");
+        let offset = value(&p, "mayfly_master_repl_offset");
+        let acked = p.lines().any(|l| {
+            l.starts_with("mayfly_connected_slave_offset_bytes{") && l.rsplit(' ').next() == Some(&offset.to_string())
+        });
+        if linked && acked && value(&r, "mayfly_master_repl_offset") == offset {
+            assert_eq!(value(&p, "mayfly_connected_slaves"), 1.0);
+            assert!(p.contains("mayfly_instance_info{role=\"master\""));
+            assert!(r.contains("mayfly_instance_info{role=\"slave\""));
+            assert!(
+                r.contains(&format!("mayfly_slave_info{{master_host=\"127.0.0.1\",master_port=\"{}\"", primary.port))
+            );
+            assert!(value(&p, "mayfly_repl_backlog_is_active") == 1.0);
+            promtool_check(&p);
+            promtool_check(&r);
+            // Every series the shipped dashboard and alerts query exists on one side or the other.
+            for name in deploy_metric_names() {
+                let found = |body: &str| {
+                    body.lines().any(|l| l.starts_with(&format!("{name} ")) || l.starts_with(&format!("{name}{{")))
+                };
+                assert!(found(&p) || found(&r), "deploy/monitoring queries {name}, which /metrics lacks");
+            }
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no link in /metrics:\n{r}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The link going down shows on the replica.
+    drop(primary);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !body_of(replica.port).lines().any(|l| l == "mayfly_master_link_up 0") {
+        assert!(std::time::Instant::now() < deadline, "link still up");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

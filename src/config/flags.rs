@@ -40,6 +40,7 @@ pub fn parse_command_line(
             let name = canonical(rest);
             if name == "flagfile" {
                 apply_flagfile(&mut store, v, read_file)?;
+                store.flagfile = Some(strip_quotes(v).to_string());
             } else if find(&name).is_some() {
                 set(&mut store, &name, v, k)?;
             }
@@ -66,6 +67,7 @@ pub fn parse_command_line(
                     None => take_value(args, &mut i, &name)?,
                 };
                 apply_flagfile(&mut store, strip_quotes(&path), read_file)?;
+                store.flagfile = Some(strip_quotes(&path).to_string());
                 continue;
             }
             _ => {}

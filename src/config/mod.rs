@@ -5,11 +5,13 @@
 mod flags;
 mod memsize;
 mod params;
+mod rewrite;
 mod store;
 
 pub use flags::{parse_command_line, FlagError};
 pub use memsize::parse_memory;
 pub use params::{find, Kind, Param, ALIASES, PARAMS};
+pub use rewrite::rewrite;
 pub use store::{normalize, ConfigStore};
 
 /// The settings the process starts with, read from the store once at startup.

@@ -102,6 +102,7 @@ pub static PARAMS: &[Param] = &[
     p("slowlog-log-slower-than", INT, "10000", true, "slow log threshold in microseconds"),
     p("slowlog-max-len", NONNEG, "128", true, "slow log length"),
     p("latency-tracking", Kind::Bool, "yes", true, "per-command latency tracking"),
+    p("latency-tracking-info-percentiles", Kind::Str, "50 99 99.9", true, "percentiles INFO latencystats shows"),
     p("notify-keyspace-events", Kind::Str, "", true, "keyspace notification classes"),
     p("hash-max-listpack-entries", NONNEG, "128", true, "small hash threshold (entries)"),
     p("hash-max-listpack-value", NONNEG, "64", true, "small hash threshold (value bytes)"),

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug)]
 pub struct ConfigStore {
     values: BTreeMap<&'static str, String>,
+    /// The `--flagfile` the process started with (CONFIG REWRITE's target, INFO config_file).
+    pub flagfile: Option<String>,
 }
 
 /// Turns user text into the stored form of `param`, or says why it is not valid.
@@ -55,7 +57,7 @@ pub fn strip_quotes(v: &str) -> &str {
 impl ConfigStore {
     pub fn defaults() -> ConfigStore {
         let values = PARAMS.iter().map(|p| (p.name, p.default.to_string())).collect::<BTreeMap<_, _>>();
-        let mut s = ConfigStore { values };
+        let mut s = ConfigStore { values, flagfile: None };
         // Defaults go through the same normalization as user values (e.g. `512mb` → bytes).
         for p in PARAMS {
             let v = normalize(p, p.default).expect("every default is valid");

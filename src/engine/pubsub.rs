@@ -58,6 +58,11 @@ impl OutputLimits {
     /// Parses Redis's `class hard soft secs [class hard soft secs ...]` and keeps the pubsub one.
     /// Errors name what Redis would reject.
     pub fn parse_pubsub(text: &str) -> Result<Option<(u64, u64, u64)>, String> {
+        Self::parse_class(text, "pubsub")
+    }
+
+    /// The limits `text` gives the client class `wanted` (`normal`, `replica`, `pubsub`).
+    pub fn parse_class(text: &str, wanted: &str) -> Result<Option<(u64, u64, u64)>, String> {
         let words: Vec<&str> = text.split_whitespace().collect();
         if words.len() % 4 != 0 {
             return Err("Wrong number of arguments in buffer limit configuration.".into());
@@ -74,7 +79,8 @@ impl OutputLimits {
             let (Some(hard), Some(soft), Some(secs)) = (hard, soft, secs) else {
                 return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into());
             };
-            if class == "pubsub" {
+            let class = if class == "slave" { "replica".to_string() } else { class };
+            if class == wanted {
                 out = Some((hard, soft, secs as u64));
             }
         }

@@ -40,6 +40,12 @@ pub struct ShardStats {
     /// successful save: INFO's rdb_changes_since_last_save is the difference.
     pub dirty: u64,
     pub dirty_at_save: u64,
+    /// Per-command latency histograms, while `latency-tracking` is on.
+    pub latency: hashbrown::HashMap<
+        &'static str,
+        crate::metrics::latency_histogram::LatencyHistogram,
+        foldhash::fast::FixedState,
+    >,
 }
 
 /// INFO commandstats for one command.
@@ -115,6 +121,14 @@ const EVICT_POOL: usize = 16;
 const EVICT_BUDGET: usize = 4096;
 
 impl Shard {
+    /// Counts one call for INFO commandstats and, with `latency-tracking`, its latency.
+    pub fn record_command(&mut self, name: &'static str, took: std::time::Duration, failed: bool) {
+        self.stats.record_command(name, took, failed);
+        if self.config.latency_tracking {
+            self.stats.latency.entry(name).or_default().record(took.as_nanos() as u64);
+        }
+    }
+
     pub fn new(id: usize, dbnum: usize, seed: u64) -> Shard {
         let dbs = (0..dbnum).map(|i| Db::new(seed ^ (i as u64).wrapping_mul(0x9E37_79B9))).collect();
         Shard {

@@ -27,6 +27,8 @@ pub struct ShardConfig {
     pub maxmemory_samples: usize,
     pub lfu_log_factor: u64,
     pub lfu_decay_time: u64,
+    /// `latency-tracking`: per-command latency histograms (INFO latencystats).
+    pub latency_tracking: bool,
 }
 
 impl Default for ShardConfig {
@@ -59,6 +61,7 @@ impl ShardConfig {
             maxmemory_samples: n("maxmemory-samples").max(1),
             lfu_log_factor: n("lfu-log-factor") as u64,
             lfu_decay_time: n("lfu-decay-time") as u64,
+            latency_tracking: s.get_bool("latency-tracking"),
         }
     }
 }

@@ -59,7 +59,6 @@ pub struct InfoSnapshot {
     pub now_ms: u64,
     pub uptime_secs: u64,
     pub hz: i64,
-    /// Not reachable through the runtime seam yet; 0.
     pub process_id: u32,
     pub executable: String,
     pub config_file: String,
@@ -104,6 +103,18 @@ pub struct InfoSnapshot {
     /// The whole replication section as `replication::info` renders it (empty: a primary
     /// that never had a replica, printed below).
     pub replication: String,
+    /// Per-command latency histograms merged over shards (INFO latencystats), and the
+    /// percentiles to show.
+    pub latency: Vec<(&'static str, super::latency_histogram::LatencyHistogram)>,
+    pub latency_percentiles: Vec<f64>,
+    pub cpu: crate::runtime::CpuTimes,
+    pub allocator_active: u64,
+    pub total_system_memory: u64,
+    /// Bytes the replication backlog holds.
+    pub repl_backlog_histlen: u64,
+    /// The replication state the section above was printed from (for `/metrics`).
+    pub repl: crate::replication::info::ReplSnapshot,
+    pub replica_read_only: bool,
 }
 
 /// Sections in the order Redis prints them, and whether `INFO`/`default` includes each.
@@ -118,6 +129,7 @@ const SECTIONS: &[(&str, bool)] = &[
     ("modules", true),
     ("commandstats", false),
     ("errorstats", true),
+    ("latencystats", false),
     ("cluster", true),
     ("keyspace", true),
 ];
@@ -229,18 +241,47 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
             kv(out, "used_memory_startup", 0);
             kv(out, "used_memory_dataset", dataset);
             kv(out, "used_memory_dataset_perc", format!("{:.2}%", dataset as f64 * 100.0 / used.max(1) as f64));
+            let active = if s.allocator_active == 0 { used } else { s.allocator_active };
+            kv(out, "allocator_allocated", used);
+            kv(out, "allocator_active", active);
+            kv(out, "allocator_resident", s.used_memory_rss);
+            kv(out, "total_system_memory", s.total_system_memory);
+            kv(out, "total_system_memory_human", human_bytes(s.total_system_memory));
+            // No scripting engine: the script and function figures are those of an empty one.
             kv(out, "used_memory_lua", 31744);
+            kv(out, "used_memory_vm_eval", 31744);
             kv(out, "used_memory_lua_human", "31.00K");
+            kv(out, "used_memory_scripts_eval", 0);
+            kv(out, "number_of_cached_scripts", 0);
+            kv(out, "number_of_functions", 0);
+            kv(out, "number_of_libraries", 0);
+            kv(out, "used_memory_vm_functions", 32768);
+            kv(out, "used_memory_vm_total", 31744 + 32768);
+            kv(out, "used_memory_vm_total_human", "63.00K");
+            kv(out, "used_memory_functions", 0);
             kv(out, "used_memory_scripts", 0);
             kv(out, "used_memory_scripts_human", "0B");
             kv(out, "maxmemory", s.maxmemory);
             kv(out, "maxmemory_human", human_bytes(s.maxmemory.max(0) as u64));
             kv(out, "maxmemory_policy", &s.maxmemory_policy);
-            kv(out, "allocator_allocated", used);
-            kv(out, "allocator_resident", s.used_memory_rss);
-            kv(out, "mem_fragmentation_ratio", format!("{:.2}", s.used_memory_rss as f64 / used.max(1) as f64));
+            let ratio = |a: u64, b: u64| format!("{:.2}", a as f64 / b.max(1) as f64);
+            kv(out, "allocator_frag_ratio", ratio(active, used));
+            kv(out, "allocator_frag_bytes", active as i64 - used as i64);
+            kv(out, "allocator_rss_ratio", ratio(s.used_memory_rss, active));
+            kv(out, "allocator_rss_bytes", s.used_memory_rss as i64 - active as i64);
+            kv(out, "rss_overhead_ratio", "1.00");
+            kv(out, "rss_overhead_bytes", 0);
+            kv(out, "mem_fragmentation_ratio", ratio(s.used_memory_rss, used));
             kv(out, "mem_fragmentation_bytes", s.used_memory_rss as i64 - used as i64);
+            kv(out, "mem_not_counted_for_evict", 0);
+            kv(out, "mem_replication_backlog", s.repl_backlog_histlen);
+            kv(out, "mem_total_replication_buffers", s.repl_backlog_histlen);
+            kv(out, "mem_clients_slaves", 0);
+            kv(out, "mem_clients_normal", 0);
+            kv(out, "mem_cluster_links", 0);
+            kv(out, "mem_aof_buffer", 0);
             kv(out, "mem_allocator", if s.mem_allocator.is_empty() { "libc" } else { s.mem_allocator });
+            kv(out, "active_defrag_running", 0);
             kv(out, "lazyfree_pending_objects", 0);
             kv(out, "lazyfreed_objects", 0);
         }
@@ -286,6 +327,8 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
             kv(out, "total_net_output_bytes", s.net_output_bytes);
             kv(out, "instantaneous_input_kbps", "0.00");
             kv(out, "instantaneous_output_kbps", "0.00");
+            kv(out, "instantaneous_input_repl_kbps", "0.00");
+            kv(out, "instantaneous_output_repl_kbps", "0.00");
             kv(out, "rejected_connections", s.rejected_connections);
             kv(out, "sync_full", s.sync_full);
             kv(out, "sync_partial_ok", s.sync_partial_ok);
@@ -324,6 +367,8 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
             kv(out, "total_writes_processed", s.total_commands_processed);
             kv(out, "io_threaded_reads_processed", 0);
             kv(out, "io_threaded_writes_processed", 0);
+            kv(out, "reply_buffer_shrinks", 0);
+            kv(out, "reply_buffer_expands", 0);
         }
         "replication" if !s.replication.is_empty() => out.push_str(&s.replication),
         "replication" => {
@@ -342,11 +387,28 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
         }
         "cpu" => {
             out.push_str("# CPU\r\n");
-            for k in ["used_cpu_sys", "used_cpu_user", "used_cpu_sys_children", "used_cpu_user_children"] {
-                kv(out, k, "0.000000");
-            }
+            let c = &s.cpu;
+            let secs = |d: std::time::Duration| format!("{}.{:06}", d.as_secs(), d.subsec_micros());
+            kv(out, "used_cpu_sys", secs(c.sys));
+            kv(out, "used_cpu_user", secs(c.user));
+            kv(out, "used_cpu_sys_children", secs(c.children_sys));
+            kv(out, "used_cpu_user_children", secs(c.children_user));
+            kv(out, "used_cpu_sys_main_thread", secs(c.main_sys));
+            kv(out, "used_cpu_user_main_thread", secs(c.main_user));
         }
         "modules" => out.push_str("# Modules\r\n"),
+        "latencystats" => {
+            out.push_str("# Latencystats\r\n");
+            for (name, h) in &s.latency {
+                let _ = write!(out, "latency_percentiles_usec_{name}:");
+                for (i, p) in s.latency_percentiles.iter().enumerate() {
+                    let label = super::latency_histogram::percentile_label(*p);
+                    let usec = h.value_at_percentile(*p) as f64 / 1000.0;
+                    let _ = write!(out, "{}p{label}={usec:.3}", if i > 0 { "," } else { "" });
+                }
+                out.push_str("\r\n");
+            }
+        }
         "commandstats" => {
             out.push_str("# Commandstats\r\n");
             for (name, c) in &s.commands {

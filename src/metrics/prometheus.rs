@@ -9,14 +9,9 @@ use std::fmt::Write;
 /// What the exposition adds to INFO's snapshot.
 #[derive(Clone, Debug, Default)]
 pub struct Extra {
-    pub role: &'static str,
     pub os: &'static str,
     /// Seconds since the Unix epoch when the server started.
     pub start_time_secs: u64,
-    pub blocked_clients: u64,
-    pub connected_slaves: u64,
-    pub master_repl_offset: i64,
-    pub rdb_changes_since_last_save: u64,
 }
 
 /// Writes metric families: each `# HELP` / `# TYPE` pair once, then its samples.
@@ -125,7 +120,7 @@ pub fn render(prefix: &str, s: &InfoSnapshot, x: &Extra) -> String {
     e.sample(
         "instance_info",
         &[
-            ("role", x.role),
+            ("role", s.repl.role()),
             ("redis_version", s.redis_version),
             ("mayfly_version", s.mayfly_version),
             ("redis_build_id", "0"),
@@ -135,7 +130,7 @@ pub fn render(prefix: &str, s: &InfoSnapshot, x: &Extra) -> String {
             ("tcp_port", &port),
             ("run_id", &s.run_id),
             ("process_id", &pid),
-            ("master_replid", &s.run_id),
+            ("master_replid", &s.repl.replid),
         ],
         1.0,
     );
@@ -149,7 +144,7 @@ pub fn render(prefix: &str, s: &InfoSnapshot, x: &Extra) -> String {
 
     // Clients.
     e.single("connected_clients", Gauge, "connected_clients metric", s.connected_clients as f64);
-    e.single("blocked_clients", Gauge, "blocked_clients metric", f(x.blocked_clients));
+    e.single("blocked_clients", Gauge, "blocked_clients metric", s.blocked_clients as f64);
     e.single("max_clients", Gauge, "maxclients metric", s.maxclients as f64);
     e.single("config_maxclients", Gauge, "config_maxclients metric", s.maxclients as f64);
 
@@ -160,7 +155,12 @@ pub fn render(prefix: &str, s: &InfoSnapshot, x: &Extra) -> String {
     e.single("memory_used_peak_bytes", Gauge, "used_memory_peak metric", f(peak));
     e.single("memory_max_bytes", Gauge, "maxmemory metric", s.maxmemory.max(0) as f64);
     e.single("config_maxmemory", Gauge, "config_maxmemory metric", s.maxmemory.max(0) as f64);
-    e.single("mem_fragmentation_ratio", Gauge, "mem_fragmentation_ratio metric", 1.0);
+    e.single(
+        "mem_fragmentation_ratio",
+        Gauge,
+        "mem_fragmentation_ratio metric",
+        s.used_memory_rss as f64 / s.used_memory.max(1) as f64,
+    );
 
     // Commands.
     e.single("commands_processed_total", Counter, "total_commands_processed metric", f(s.total_commands_processed));
@@ -219,22 +219,28 @@ pub fn render(prefix: &str, s: &InfoSnapshot, x: &Extra) -> String {
     );
     e.single("rejected_connections_total", Counter, "rejected_connections metric", f(s.rejected_connections));
 
-    // Replication.
-    e.single("connected_slaves", Gauge, "connected_slaves metric", f(x.connected_slaves));
-    e.single("master_repl_offset", Gauge, "master_repl_offset metric", x.master_repl_offset as f64);
-    e.single("replication_backlog_bytes", Gauge, "repl_backlog_size metric", s.repl_backlog_size as f64);
-    e.single("repl_backlog_is_active", Gauge, "repl_backlog_active metric", 0.0);
+    super::prometheus_repl::render(&mut e, &s.repl, s);
 
     // Persistence.
+    let rdb = &s.rdb;
     e.single(
         "rdb_changes_since_last_save",
         Gauge,
         "rdb_changes_since_last_save metric",
-        f(x.rdb_changes_since_last_save),
+        f(rdb.changes_since_last_save),
     );
     e.single("rdb_last_save_timestamp_seconds", Gauge, "rdb_last_save_time metric", f(s.last_save_secs));
-    e.single("rdb_last_bgsave_status", Gauge, "rdb_last_bgsave_status metric", 1.0);
-    e.single("rdb_bgsave_in_progress", Gauge, "rdb_bgsave_in_progress metric", 0.0);
+    e.single("rdb_last_bgsave_status", Gauge, "rdb_last_bgsave_status metric", rdb.last_bgsave_ok as u8 as f64);
+    e.single("rdb_bgsave_in_progress", Gauge, "rdb_bgsave_in_progress metric", rdb.bgsave_in_progress as u8 as f64);
+    e.single(
+        // redis_exporter says `_sec`; promtool rejects abbreviated units.
+        "rdb_last_bgsave_duration_seconds",
+        Gauge,
+        "rdb_last_bgsave_time_sec metric",
+        rdb.last_bgsave_time_sec as f64,
+    );
+    e.single("rdb_saves_total", Counter, "rdb_saves metric", f(rdb.saves));
+    e.single("loading_dump_file", Gauge, "loading metric", rdb.loading as u8 as f64);
     e.single("aof_enabled", Gauge, "aof_enabled metric", 0.0);
 
     // Cluster.
@@ -272,7 +278,7 @@ mod tests {
 
     #[test]
     fn exposition_format() {
-        let text = render("mayfly", &snapshot(), &Extra { role: "master", os: "linux", ..Default::default() });
+        let text = render("mayfly", &snapshot(), &Extra { os: "linux", ..Default::default() });
         assert!(text.starts_with(
             "# HELP mayfly_up Information about the Redis instance\n# TYPE mayfly_up gauge\nmayfly_up 1\n"
         ));

@@ -4,6 +4,7 @@
 //! madsim backend with virtual time, a simulated network and a faulty disk. Code outside this
 //! module must never call the OS directly (enforced by `clippy.toml`).
 
+mod proc_stats;
 mod tokio_rt;
 
 pub use tokio_rt::{TokioRt, JEMALLOC_IS_GLOBAL};
@@ -76,6 +77,11 @@ pub trait Rt: Clone + Send + Sync + 'static {
     /// Wall-clock milliseconds since the Unix epoch: the clock TTLs are measured against.
     fn wall_ms(&self) -> u64;
 
+    /// Wall-clock microseconds since the Unix epoch (MONITOR's timestamps).
+    fn wall_us(&self) -> u64 {
+        self.wall_ms() * 1000
+    }
+
     fn sleep(&self, d: Duration) -> impl Future<Output = ()> + 'static;
 
     /// The only source of randomness. Seeds every hasher too.
@@ -116,11 +122,36 @@ pub trait Rt: Clone + Send + Sync + 'static {
         MemoryStats::default()
     }
 
+    /// The process id and executable path INFO server prints (0 and "" in the simulator).
+    fn process_id(&self) -> u32 {
+        0
+    }
+
+    fn executable(&self) -> String {
+        String::new()
+    }
+
+    /// CPU time the process has used so far (INFO cpu); zeros where unknown (the simulator).
+    fn cpu_times(&self) -> CpuTimes {
+        CpuTimes::default()
+    }
+
     /// The memory limit of the container the process runs in (cgroup v2 `memory.max` or v1
     /// `memory.limit_in_bytes`), if any.
     fn memory_limit(&self) -> Option<u64> {
         None
     }
+}
+
+/// CPU time used: by the whole process, by its reaped children, and by its main thread.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    pub user: Duration,
+    pub sys: Duration,
+    pub children_user: Duration,
+    pub children_sys: Duration,
+    pub main_user: Duration,
+    pub main_sys: Duration,
 }
 
 /// Process memory figures (bytes; 0 = unknown).
@@ -132,6 +163,10 @@ pub struct MemoryStats {
     pub rss: u64,
     /// The allocator's name and version for INFO's `mem_allocator` ("" = the system's).
     pub allocator: &'static str,
+    /// Bytes in pages the allocator has active (jemalloc's `active`).
+    pub active: u64,
+    /// The machine's memory (INFO `total_system_memory`).
+    pub system_total: u64,
 }
 
 /// Waits for `fut` for at most `d`; `None` when the time ran out first.

@@ -143,14 +143,31 @@ fn cgroup_limit() -> Option<u64> {
 
 impl Rt for TokioRt {
     fn memory_stats(&self) -> super::MemoryStats {
-        let mut s = super::MemoryStats { rss: rss_bytes(), ..Default::default() };
+        let mut s = super::MemoryStats {
+            rss: rss_bytes(),
+            system_total: super::proc_stats::total_system_memory(),
+            ..Default::default()
+        };
         if JEMALLOC_IS_GLOBAL.load(std::sync::atomic::Ordering::Relaxed) {
             // Statistics are refreshed when the epoch advances.
             let _ = tikv_jemalloc_ctl::epoch::advance();
             s.allocated = tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64;
+            s.active = tikv_jemalloc_ctl::stats::active::read().unwrap_or(0) as u64;
             s.allocator = "jemalloc-5.3.0";
         }
         s
+    }
+
+    fn process_id(&self) -> u32 {
+        std::process::id()
+    }
+
+    fn executable(&self) -> String {
+        std::env::current_exe().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
+    fn cpu_times(&self) -> super::CpuTimes {
+        super::proc_stats::cpu_times()
     }
 
     fn memory_limit(&self) -> Option<u64> {
@@ -190,6 +207,10 @@ impl Rt for TokioRt {
 
     fn wall_ms(&self) -> u64 {
         SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    }
+
+    fn wall_us(&self) -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
     }
 
     fn sleep(&self, d: Duration) -> impl Future<Output = ()> + 'static {

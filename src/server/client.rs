@@ -45,6 +45,8 @@ pub struct ClientState {
     pub repl: crate::replication::primary::ReplicaHello,
     /// The link to our primary applying its stream: never refused as read-only or stale.
     pub is_master: bool,
+    /// Set by MONITOR: the lines of every command run, to be written to this client.
+    pub monitor: Option<Arc<super::monitor::MonitorFeed>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +81,8 @@ pub struct ClientHandle {
     /// CLIENT LIST `sub`, `psub`, `ssub`, and `multi` (-1 outside MULTI, else commands queued).
     pub subs: [std::sync::atomic::AtomicUsize; 3],
     pub multi: std::sync::atomic::AtomicI64,
+    /// CLIENT LIST flag `O`: a MONITOR client.
+    pub monitor: AtomicBool,
 }
 
 impl ClientHandle {
@@ -100,6 +104,7 @@ impl ClientHandle {
             no_touch: AtomicBool::new(false),
             subs: Default::default(),
             multi: std::sync::atomic::AtomicI64::new(-1),
+            monitor: AtomicBool::new(false),
         }
     }
 

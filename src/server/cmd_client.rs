@@ -207,6 +207,9 @@ pub fn client_line(h: &ClientHandle, now_ms: u64) -> String {
     let mut flags = String::new();
     let subs: Vec<usize> = h.subs.iter().map(|n| n.load(Ordering::Relaxed)).collect();
     let multi = h.multi.load(Ordering::Relaxed);
+    if h.monitor.load(Ordering::Relaxed) {
+        flags.push('O');
+    }
     if subs.iter().any(|n| *n > 0) {
         flags.push('P');
     }

@@ -9,6 +9,7 @@
 //! `dir`. The same deployment (same address, port and data directory) gets the same id after a
 //! restart without a nodes.conf to persist, and two nodes differing in any of them differ.
 
+use super::cluster_topology as topology;
 use super::cmd_client::help_reply;
 use super::ServerState;
 use crate::commands::{errors, CommandSpec, Ctx};
@@ -53,11 +54,6 @@ impl ClusterIdentity {
         };
         let id = node_id(&ip, port, store.get_str("dir"));
         ClusterIdentity { enabled, id, ip, port }
-    }
-
-    /// `ip:port@cport` as CLUSTER NODES prints it.
-    fn address(&self) -> String {
-        format!("{}:{}@{}", self.ip, self.port, self.port as u32 + 10000)
     }
 }
 
@@ -132,36 +128,16 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> Repl
         "help" => help_reply(HELP),
         "myid" => Reply::bulk_str(&me.id),
         "keyslot" => Reply::Int(key_slot(&args[2]) as i64),
-        "info" => Reply::Verbatim("txt", Bytes::from(info_text())),
-        "nodes" => Reply::Verbatim(
-            "txt",
-            Bytes::from(format!("{} {} myself,master - 0 0 1 connected 0-{}\n", me.id, me.address(), SLOTS - 1)),
-        ),
-        "slots" => Reply::Array(vec![Reply::Array(vec![
-            Reply::Int(0),
-            Reply::Int(SLOTS as i64 - 1),
-            Reply::Array(vec![
-                Reply::bulk_str(&me.ip),
-                Reply::Int(me.port as i64),
-                Reply::bulk_str(&me.id),
-                Reply::Map(vec![]),
-            ]),
-        ])]),
-        "shards" => Reply::Array(vec![Reply::Map(vec![
-            (Reply::bulk_str("slots"), Reply::Array(vec![Reply::Int(0), Reply::Int(SLOTS as i64 - 1)])),
-            (
-                Reply::bulk_str("nodes"),
-                Reply::Array(vec![Reply::Map(vec![
-                    (Reply::bulk_str("id"), Reply::bulk_str(&me.id)),
-                    (Reply::bulk_str("port"), Reply::Int(me.port as i64)),
-                    (Reply::bulk_str("ip"), Reply::bulk_str(&me.ip)),
-                    (Reply::bulk_str("endpoint"), Reply::bulk_str(&me.ip)),
-                    (Reply::bulk_str("role"), Reply::bulk_str("master")),
-                    (Reply::bulk_str("replication-offset"), Reply::Int(0)),
-                    (Reply::bulk_str("health"), Reply::bulk_str("online")),
-                ])]),
-            ),
-        ])]),
+        "info" => {
+            let known = topology(ctx.server, ctx.rt.wall_ms()).len();
+            Reply::Verbatim("txt", Bytes::from(info_text(known)))
+        }
+        "nodes" => {
+            let now = ctx.rt.wall_ms();
+            Reply::Verbatim("txt", Bytes::from(topology::nodes_text(&topology(ctx.server, now), now)))
+        }
+        "slots" => topology::slots_reply(&topology(ctx.server, ctx.rt.wall_ms())),
+        "shards" => topology::shards_reply(&topology(ctx.server, ctx.rt.wall_ms())),
         "countkeysinslot" => {
             let Some(slot) = parse_i64_strict(&args[2]) else { return Reply::error(errors::NOT_INTEGER) };
             if !(0..SLOTS as i64).contains(&slot) {
@@ -183,7 +159,13 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> Repl
     }
 }
 
-fn info_text() -> String {
+/// This node and the other ends of its replication, as cluster clients should see them.
+fn topology(server: &ServerState, now_ms: u64) -> Vec<topology::Node> {
+    topology::nodes(&server.cluster, &crate::replication::info::ReplSnapshot::take(&server.repl, now_ms))
+}
+
+fn info_text(known_nodes: usize) -> String {
+    let known_nodes = known_nodes.to_string();
     let mut s = String::with_capacity(400);
     for (k, v) in [
         ("cluster_state", "ok"),
@@ -191,7 +173,7 @@ fn info_text() -> String {
         ("cluster_slots_ok", "16384"),
         ("cluster_slots_pfail", "0"),
         ("cluster_slots_fail", "0"),
-        ("cluster_known_nodes", "1"),
+        ("cluster_known_nodes", &known_nodes),
         ("cluster_size", "1"),
         ("cluster_current_epoch", "1"),
         ("cluster_my_epoch", "1"),

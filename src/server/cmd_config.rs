@@ -56,7 +56,22 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> Repl
             ctx.server.stats.reset();
             Reply::Ok
         }
-        "rewrite" => Reply::error("ERR The server is running without a config file"),
+        "rewrite" => {
+            let store = ctx.server.config.read().unwrap().clone();
+            let Some(path) = store.flagfile.clone() else {
+                return Reply::error("ERR The server is running without a config file");
+            };
+            match super::config_file::rewrite(ctx.rt, &path, &store).await {
+                Ok(()) => {
+                    tracing::info!("CONFIG REWRITE executed with success");
+                    Reply::Ok
+                }
+                Err(e) => {
+                    tracing::warn!("CONFIG REWRITE failed: {e}");
+                    Reply::error(format!("ERR Rewriting config file: {e}"))
+                }
+            }
+        }
         "help" => help_reply(HELP),
         _ => Reply::error(errors::unknown_subcommand("config", sub.as_bytes())),
     }
@@ -99,6 +114,9 @@ pub fn plan_set(current: &ConfigStore, pairs: &[Bytes]) -> Result<ConfigStore, S
             "notify-keyspace-events" => crate::engine::notify::NotifyFlags::parse(&value)
                 .map(|f| f.to_text())
                 .ok_or_else(|| failed("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."))?,
+            "latency-tracking-info-percentiles" => {
+                crate::metrics::latency_histogram::parse_percentiles(&value).map_err(failed)?.1
+            }
             "client-output-buffer-limit" => {
                 super::pubsub::merge_output_limits(new.get_str(param.name), &value).map_err(|why| failed(&why))?
             }

@@ -161,6 +161,7 @@ fn hello<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
 
 /// RESET: the connection as it was when it connected (but still connected).
 fn reset<R: Rt>(ctx: &mut Ctx<'_, R>) {
+    super::monitor::stop(ctx.server, ctx.client);
     ctx.client.multi = None;
     super::multi::unwatch_all(ctx.shards, ctx.client);
     super::pubsub::forget_all(ctx.home, ctx.client);

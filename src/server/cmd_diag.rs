@@ -1,8 +1,10 @@
 //! Diagnostics: SLOWLOG, LATENCY, MEMORY and DEBUG.
 
 use super::cmd_client::help_reply;
+use super::digest;
 use crate::commands::{errors, Ctx};
 use crate::engine::Shard;
+use crate::metrics::latency_histogram::LatencyHistogram;
 use crate::metrics::slowlog::{merge, SlowEntry};
 use crate::protocol::Reply;
 use crate::runtime::Rt;
@@ -96,7 +98,7 @@ const LATENCY_HELP: &[&str] = &[
 ];
 
 /// LATENCY. Mayfly records no latency events (as Redis with `latency-monitor-threshold 0`, its
-/// default), so the event views are empty; HISTOGRAM reports per-command call counts.
+/// default), so the event views are empty; HISTOGRAM reads the per-command latency histograms.
 pub async fn latency<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> Reply {
     match sub {
         "help" => help_reply(LATENCY_HELP),
@@ -110,28 +112,33 @@ pub async fn latency<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> 
             ),
         ),
         "histogram" => {
-            let mut totals: std::collections::BTreeMap<&'static str, u64> = Default::default();
+            let mut totals: std::collections::BTreeMap<&'static str, LatencyHistogram> = Default::default();
             for id in 0..ctx.shards.num_shards() {
                 let part = ctx
                     .shards
-                    .hop(ctx.rt, id, |sh| sh.stats.commands.iter().map(|(k, v)| (*k, v.calls)).collect::<Vec<_>>())
+                    .hop(ctx.rt, id, |sh| sh.stats.latency.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>())
                     .await
                     .unwrap_or_default();
-                for (k, n) in part {
-                    *totals.entry(k).or_default() += n;
+                for (k, h) in part {
+                    totals.entry(k).or_default().merge(&h);
                 }
             }
             let wanted: Vec<String> =
                 args[2..].iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
             let entries = totals
                 .into_iter()
-                .filter(|(name, calls)| *calls > 0 && (wanted.is_empty() || wanted.iter().any(|w| w == name)))
-                .map(|(name, calls)| {
+                .filter(|(name, h)| h.total() > 0 && (wanted.is_empty() || wanted.iter().any(|w| w == name)))
+                .map(|(name, h)| {
+                    let buckets = h
+                        .cumulative_usec_buckets()
+                        .into_iter()
+                        .map(|(us, n)| (Reply::Int(us as i64), Reply::Int(n as i64)))
+                        .collect();
                     (
                         Reply::bulk_str(name),
                         Reply::Map(vec![
-                            (Reply::bulk_str("calls"), Reply::Int(calls as i64)),
-                            (Reply::bulk_str("histogram_usec"), Reply::Map(vec![])),
+                            (Reply::bulk_str("calls"), Reply::Int(h.total() as i64)),
+                            (Reply::bulk_str("histogram_usec"), Reply::Map(buckets)),
                         ]),
                     )
                 })
@@ -165,14 +172,16 @@ const ENTRY_OVERHEAD: usize = std::mem::size_of::<crate::engine::Entry>() + 1;
 pub async fn memory<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> Reply {
     match sub {
         "help" => help_reply(MEMORY_HELP),
-        "doctor" => Reply::Verbatim(
-            "txt",
-            Bytes::from_static(b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n"),
-        ),
-        "malloc-stats" => Reply::Verbatim("txt", Bytes::from_static(b"Stats not supported for the current allocator\n")),
+        "doctor" => {
+            let snap = super::cmd_info::gather(ctx.rt, ctx.shards, ctx.server, Default::default()).await;
+            Reply::Verbatim("txt", Bytes::from(crate::metrics::memory_doctor::report(&snap)))
+        }
+        "malloc-stats" => {
+            Reply::Verbatim("txt", Bytes::from_static(b"Stats not supported for the current allocator\n"))
+        }
         "purge" => Reply::Ok,
         "stats" => {
-            let snap = super::cmd_info::gather(ctx.rt, ctx.shards, ctx.server, false).await;
+            let snap = super::cmd_info::gather(ctx.rt, ctx.shards, ctx.server, Default::default()).await;
             let keys: u64 = snap.dbs.iter().map(|d| d.keys).sum();
             Reply::Map(vec![
                 (Reply::bulk_str("peak.allocated"), Reply::Int(snap.used_memory_peak.max(snap.used_memory) as i64)),
@@ -196,11 +205,7 @@ pub async fn memory<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> R
             let shard = ctx.shards.shard_of(&key);
             let size = ctx
                 .shards
-                .hop(ctx.rt, shard, move |sh| {
-                    sh.peek(db, &key).map(|e| {
-                        e.measure() as usize + ENTRY_OVERHEAD
-                    })
-                })
+                .hop(ctx.rt, shard, move |sh| sh.peek(db, &key).map(|e| e.measure() as usize + ENTRY_OVERHEAD))
                 .await
                 .flatten();
             size.map_or(Reply::Nil, |n| Reply::Int(n as i64))
@@ -291,23 +296,19 @@ pub async fn debug<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
                 let shard = ctx.shards.shard_of(&key);
                 let d = ctx
                     .shards
-                    .hop(ctx.rt, shard, move |sh| sh.lookup_write(db, &key).map(|e| value_digest(&e.value)))
+                    .hop(ctx.rt, shard, move |sh| digest::key_value_digest(sh, db, &key))
                     .await
-                    .flatten()
                     .unwrap_or([0; 20]);
-                out.push(Reply::simple(hex(&d)));
+                out.push(Reply::simple(digest::hex(&d)));
             }
             Reply::Array(out)
         }
         ("digest", 2) => {
-            let mut acc = [0u8; 20];
+            let mut parts = Vec::with_capacity(ctx.shards.num_shards());
             for id in 0..ctx.shards.num_shards() {
-                let part = ctx.shards.hop(ctx.rt, id, shard_digest).await.unwrap_or([0; 20]);
-                for (a, b) in acc.iter_mut().zip(part) {
-                    *a ^= b;
-                }
+                parts.push(ctx.shards.hop(ctx.rt, id, |sh| digest::shard_digests(sh)).await.unwrap_or_default());
             }
-            Reply::simple(hex(&acc))
+            Reply::simple(digest::hex(&digest::dataset_digest(&parts)))
         }
         ("populate", 3..=5) => {
             let Some(count) = parse_i64_strict(&args[2]).filter(|n| *n >= 0) else {
@@ -373,75 +374,5 @@ fn serialized_len(v: &Value) -> usize {
             None => s.len() + 1,
         },
         _ => v.heap_size(),
-    }
-}
-
-/// Mixes bytes into a 160-bit state (FNV-1a lanes finished with a 64-bit finalizer); stable
-/// across builds, so digests can be compared between runs.
-fn digest_bytes(parts: &[&[u8]]) -> [u8; 20] {
-    let mut out = [0u8; 20];
-    for lane in 0..3u64 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ lane.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        for p in parts {
-            for &b in p.iter() {
-                h ^= b as u64;
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
-            h ^= 0xff;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        h ^= h >> 31;
-        let bytes = h.to_be_bytes();
-        let start = lane as usize * 8;
-        let take = (20 - start).min(8);
-        out[start..start + take].copy_from_slice(&bytes[..take]);
-    }
-    out
-}
-
-#[allow(unreachable_patterns)]
-fn value_digest(v: &Value) -> [u8; 20] {
-    match v {
-        Value::Str(s) => digest_bytes(&[b"string", &s.to_bytes()]),
-        _ => digest_bytes(&[v.type_name().as_bytes(), &v.heap_size().to_le_bytes()]),
-    }
-}
-
-/// The XOR of every key's digest (key, value and deadline) in every database: independent of
-/// order, so shards combine by XOR too. All zeros when empty, as Redis.
-fn shard_digest(sh: &mut Shard) -> [u8; 20] {
-    let mut acc = [0u8; 20];
-    for (i, db) in sh.dbs.iter().enumerate() {
-        for e in db.table.iter() {
-            let v = value_digest(&e.value);
-            let d = digest_bytes(&[&(i as u64).to_le_bytes(), e.key(), &v, &e.expire_at().to_le_bytes()]);
-            for (a, b) in acc.iter_mut().zip(d) {
-                *a ^= b;
-            }
-        }
-    }
-    acc
-}
-
-fn hex(d: &[u8; 20]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn digests() {
-        let a = value_digest(&Value::Str(StrValue::from_bytes(b"hello")));
-        assert_eq!(a, value_digest(&Value::Str(StrValue::from_bytes(b"hello"))));
-        assert_ne!(a, value_digest(&Value::Str(StrValue::from_bytes(b"hellp"))));
-        assert_eq!(hex(&a).len(), 40);
-        let mut sh = Shard::new(0, 2, 1);
-        assert_eq!(shard_digest(&mut sh), [0; 20]);
-        insert_missing(&mut sh, 0, vec![(Bytes::from("k"), Bytes::from("v"))]);
-        assert_ne!(shard_digest(&mut sh), [0; 20]);
     }
 }

@@ -3,6 +3,7 @@
 use crate::commands::Ctx;
 use crate::engine::{CommandStat, Shard, ShardSet};
 use crate::metrics::info::{render, select_sections, DbCounts, InfoSnapshot};
+use crate::metrics::latency_histogram::{parse_percentiles, LatencyHistogram};
 use crate::protocol::Reply;
 use crate::runtime::Rt;
 use crate::server::ServerState;
@@ -20,11 +21,12 @@ struct ShardPart {
     net_in: u64,
     net_out: u64,
     commands: Vec<(&'static str, CommandStat)>,
+    latency: Vec<(&'static str, LatencyHistogram)>,
     blocked: usize,
     unsaved: u64,
 }
 
-fn shard_part(sh: &mut Shard, want_commands: bool) -> ShardPart {
+fn shard_part(sh: &mut Shard, want_commands: bool, want_latency: bool) -> ShardPart {
     let memory = sh.used_memory() as u64;
     let dbs = sh.dbs.iter().map(|db| DbCounts { keys: db.len() as u64, expires: db.expires_count() as u64 }).collect();
     let st = &sh.stats;
@@ -41,6 +43,7 @@ fn shard_part(sh: &mut Shard, want_commands: bool) -> ShardPart {
         net_in: st.net_input_bytes,
         net_out: st.net_output_bytes,
         commands: if want_commands { st.commands.iter().map(|(k, v)| (*k, *v)).collect() } else { Vec::new() },
+        latency: if want_latency { st.latency.iter().map(|(k, v)| (*k, v.clone())).collect() } else { Vec::new() },
     }
 }
 
@@ -48,15 +51,26 @@ pub async fn info<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
     let names: Vec<String> = args[1..].iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
     let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
     let sections = select_sections(&refs);
-    let want = sections.contains(&"commandstats") || sections.contains(&"stats");
+    let want = Wanted {
+        commands: sections.contains(&"commandstats") || sections.contains(&"stats"),
+        latency: sections.contains(&"latencystats"),
+    };
     let snap = gather(ctx.rt, ctx.shards, ctx.server, want).await;
     Reply::Verbatim("txt", Bytes::from(render(&sections, &snap)))
 }
 
+/// Which per-command figures a caller needs (copying them costs a little per command).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Wanted {
+    pub commands: bool,
+    pub latency: bool,
+}
+
 /// Gathers INFO's numbers: one short visit per shard (key counts, a bounded memory sample and the
 /// shard's counters), so no shard is held for long. Also feeds `/metrics`.
-pub async fn gather<R: Rt>(rt: &R, shards: &ShardSet, server: &ServerState, want_commands: bool) -> InfoSnapshot {
+pub async fn gather<R: Rt>(rt: &R, shards: &ShardSet, server: &ServerState, want: Wanted) -> InfoSnapshot {
     let now_ms = rt.wall_ms();
+    let repl = crate::replication::info::ReplSnapshot::take(&server.repl, now_ms);
     let mut s = {
         let cfg = server.config.read().unwrap();
         InfoSnapshot {
@@ -67,9 +81,9 @@ pub async fn gather<R: Rt>(rt: &R, shards: &ShardSet, server: &ServerState, want
             now_ms,
             uptime_secs: rt.now().saturating_sub(server.start_mono).as_secs(),
             hz: cfg.get_int("hz"),
-            process_id: 0,
-            executable: String::new(),
-            config_file: String::new(),
+            process_id: rt.process_id(),
+            executable: rt.executable(),
+            config_file: cfg.flagfile.clone().unwrap_or_default(),
             threads: shards.num_shards(),
             shards: server.num_shards,
             connected_clients: server.clients.len(),
@@ -86,21 +100,28 @@ pub async fn gather<R: Rt>(rt: &R, shards: &ShardSet, server: &ServerState, want
             sync_partial_err: server.repl.sync_partial_err.load(Ordering::Relaxed),
             dbs: vec![DbCounts::default(); shards.dbnum],
             cluster_enabled: !cfg.get_str("cluster-mode").is_empty(),
-            replication: crate::replication::info::render(
-                &server.repl,
+            latency_percentiles: parse_percentiles(cfg.get_str("latency-tracking-info-percentiles"))
+                .map(|(p, _)| p)
+                .unwrap_or_default(),
+            cpu: rt.cpu_times(),
+            repl_backlog_histlen: repl.backlog_histlen,
+            replication: crate::replication::info::render_snapshot(
+                &repl,
                 &crate::replication::info::InfoSettings {
                     read_only: cfg.get_bool("replica-read-only"),
                     backlog_size: cfg.get_int("repl-backlog-size"),
                     replica_priority: cfg.get_int("replica-priority"),
                 },
-                now_ms,
             ),
+            replica_read_only: cfg.get_bool("replica-read-only"),
+            repl,
             ..Default::default()
         }
     };
     let mut commands: std::collections::BTreeMap<&'static str, CommandStat> = Default::default();
+    let mut latency: std::collections::BTreeMap<&'static str, LatencyHistogram> = Default::default();
     for id in 0..shards.num_shards() {
-        let Some(p) = shards.hop(rt, id, move |sh| shard_part(sh, want_commands)).await else { continue };
+        let Some(p) = shards.hop(rt, id, move |sh| shard_part(sh, want.commands, want.latency)).await else { continue };
         for (i, d) in p.dbs.iter().enumerate() {
             s.dbs[i].keys += d.keys;
             s.dbs[i].expires += d.expires;
@@ -122,6 +143,9 @@ pub async fn gather<R: Rt>(rt: &R, shards: &ShardSet, server: &ServerState, want
             t.failed_calls += c.failed_calls;
             t.rejected_calls += c.rejected_calls;
         }
+        for (name, h) in p.latency {
+            latency.entry(name).or_default().merge(&h);
+        }
     }
     // used_memory is what the allocator holds, as in Redis; without allocator statistics (the
     // simulator, the library alone) the data accounting plus a baseline like an empty Redis's.
@@ -131,6 +155,9 @@ pub async fn gather<R: Rt>(rt: &R, shards: &ShardSet, server: &ServerState, want
     s.mem_allocator = if ms.allocator.is_empty() { "libc" } else { ms.allocator };
     s.used_memory_peak = server.stats.memory_peak.fetch_max(s.used_memory, Ordering::Relaxed).max(s.used_memory);
     s.commands = commands.into_iter().collect();
+    s.latency = latency.into_iter().collect();
+    s.allocator_active = ms.active;
+    s.total_system_memory = ms.system_total;
     s.errors = server.stats.errors.lock().unwrap().iter().map(|(k, v)| (k.clone(), *v)).collect();
     {
         // Operations per second between INFO calls at least a second apart (Redis samples every

@@ -166,5 +166,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         "A container for debugging commands.",
         "1.0.0",
     ),
+    conn(
+        "monitor",
+        1,
+        &["admin", "noscript", "loading", "stale"],
+        &["@admin", "@slow", "@dangerous"],
+        "server",
+        "Listens for all requests received by the server in real-time.",
+        "1.0.0",
+    ),
     conn("function", -2, &[], &["@slow"], "scripting", "A container for function commands.", "7.0.0"),
 ];

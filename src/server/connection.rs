@@ -61,6 +61,7 @@ impl<R: Rt> Connection<R> {
             pre_replies: Vec::new(),
             repl: Default::default(),
             is_master: false,
+            monitor: None,
         };
         Connection { rt, shards, state, home, client }
     }
@@ -108,6 +109,7 @@ impl<R: Rt> Connection<R> {
             }
             if !std::mem::take(&mut primed) {
                 let outbox = self.client.subs.outbox.clone();
+                let monitor = self.client.monitor.clone();
                 let read = tokio::select! {
                     biased;
                     _ = handle.kill.notified() => break 'conn,
@@ -117,6 +119,20 @@ impl<R: Rt> Connection<R> {
                     _ = messages(outbox.as_deref()) => {
                         // Published messages, written while requests keep being read.
                         self.drain_outbox(&mut wbuf);
+                        let written = tokio::select! {
+                            biased;
+                            _ = handle.kill.notified() => false,
+                            r = write_all(&self.home, &mut stream, &mut wbuf) => r.is_ok(),
+                        };
+                        if !written {
+                            break 'conn;
+                        }
+                        continue 'conn;
+                    }
+                    _ = super::monitor::lines_ready(monitor.as_deref()) => {
+                        if let Some(feed) = &monitor {
+                            feed.drain_into(&mut wbuf);
+                        }
                         let written = tokio::select! {
                             biased;
                             _ = handle.kill.notified() => false,
@@ -239,6 +255,7 @@ impl<R: Rt> Connection<R> {
         let _ = stream.shutdown().await;
         super::pubsub::forget_all(&self.home, &mut self.client);
         super::multi::unwatch_all(&self.shards, &mut self.client);
+        super::monitor::stop(&self.state, &mut self.client);
         self.state.clients.remove(self.client.id);
     }
 
@@ -294,9 +311,10 @@ impl<R: Rt> Connection<R> {
             let start = self.rt.now();
             let mut ctx =
                 Ctx { rt: &self.rt, shards: &view, home: &self.home, server: &self.state, client: &mut self.client };
-            let (reply, _) = commands::execute(&mut ctx, spec, args).await;
+            let (reply, args) = commands::execute(&mut ctx, spec, args).await;
             let elapsed = self.rt.now().saturating_sub(start);
-            self.home.borrow_mut().stats.record_command(name, elapsed, reply.is_error());
+            self.home.borrow_mut().record_command(name, elapsed, reply.is_error());
+            self.feed_monitors(spec, &args);
             out.push(reply);
         }
         self.client.in_exec = false;
@@ -323,6 +341,7 @@ impl<R: Rt> Connection<R> {
             || self.shards.num_shards() == 1
             || self.client.multi.is_some()
             || self.client.subs.active()
+            || self.state.monitors.any()
         {
             return None;
         }
@@ -352,7 +371,7 @@ impl<R: Rt> Connection<R> {
         let each = self.rt.now().saturating_sub(start) / replies.len() as u32;
         let mut home = self.home.borrow_mut();
         for (name, reply) in replies {
-            home.stats.record_command(name, each, reply.is_error());
+            home.record_command(name, each, reply.is_error());
             self.client.last_cmd = name;
             reply.encode(self.client.resp, wbuf);
         }
@@ -485,7 +504,8 @@ impl<R: Rt> Connection<R> {
             let start = self.rt.now();
             let reply = self.exec().await;
             let elapsed = self.rt.now().saturating_sub(start);
-            self.home.borrow_mut().stats.record_command("exec", elapsed, reply.is_error());
+            self.home.borrow_mut().record_command("exec", elapsed, reply.is_error());
+            self.feed_monitors(spec, &args);
             args.clear();
             return (reply, args);
         }
@@ -507,11 +527,22 @@ impl<R: Rt> Connection<R> {
                 .store(if self.client.resp == crate::protocol::RespVersion::Resp3 { 3 } else { 2 }, Ordering::Relaxed);
         }
         let elapsed = self.rt.now().saturating_sub(start);
-        self.home.borrow_mut().stats.record_command(self.client.last_cmd, elapsed, out.0.is_error());
+        self.home.borrow_mut().record_command(self.client.last_cmd, elapsed, out.0.is_error());
         let (reply, mut args) = out;
         self.slowlog(spec, &args, elapsed, now_ms);
+        self.feed_monitors(spec, &args);
         args.clear();
         (reply, args)
+    }
+
+    /// Shows the command that just ran to every MONITOR client (one atomic load when none).
+    fn feed_monitors(&self, spec: &CommandSpec, args: &[Bytes]) {
+        let monitors = &self.state.monitors;
+        if !monitors.any() || args.is_empty() || !super::monitor::shown(spec, args) {
+            return;
+        }
+        let line = super::monitor::line(self.rt.wall_us(), self.client.db, &self.client.addr, spec, args);
+        monitors.publish(line, self.rt.wall_ms());
     }
 
     /// Logs the request if it ran for at least `slowlog-log-slower-than` microseconds.

@@ -40,6 +40,7 @@ pub async fn run_conn_command<R: Rt>(ctx: &mut Ctx<'_, R>, spec: &'static Comman
         "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "publish"
         | "spublish" => pubsub::run(ctx, spec.name, args).await,
         "debug" => cmd_diag::debug(ctx, args).await,
+        "monitor" => super::monitor::start(ctx),
         "readonly" | "readwrite" => cmd_cluster::read_mode(ctx.server),
         "replconf" => crate::replication::primary::replconf(&mut ctx.client.repl, args),
         "sync" | "psync" => {

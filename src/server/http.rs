@@ -71,13 +71,8 @@ pub async fn serve<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
 
 /// The Prometheus exposition of the server's current state.
 pub async fn metrics_text<R: Rt>(rt: &R, shards: &ShardSet, state: &ServerState) -> String {
-    let snap = gather(rt, shards, state, true).await;
+    let snap = gather(rt, shards, state, super::cmd_info::Wanted { commands: true, latency: false }).await;
     let prefix = state.config.read().unwrap().get_str("metrics-prefix").to_string();
-    let extra = prometheus::Extra {
-        role: "master",
-        os: std::env::consts::OS,
-        start_time_secs: state.start_ms / 1000,
-        ..Default::default()
-    };
+    let extra = prometheus::Extra { os: std::env::consts::OS, start_time_secs: state.start_ms / 1000 };
     prometheus::render(&prefix, &snap, &extra)
 }

@@ -3,6 +3,7 @@
 
 mod autosave;
 mod client;
+mod cluster_topology;
 mod cmd_client;
 mod cmd_cluster;
 mod cmd_command;
@@ -12,10 +13,13 @@ mod cmd_diag;
 mod cmd_info;
 mod cmd_server;
 pub mod commands;
+mod config_file;
 mod connection;
+mod digest;
 pub mod dispatch;
 mod http;
 pub mod meta;
+pub mod monitor;
 pub mod multi;
 pub mod pubsub;
 mod squash;

@@ -69,6 +69,10 @@ pub struct ServerState {
     pub last_error: Mutex<Option<String>>,
     /// The pubsub class of `client-output-buffer-limit`, read by every subscriber's outbox.
     pub pubsub_limits: std::sync::Arc<crate::engine::pubsub::OutputLimits>,
+    /// The normal class of `client-output-buffer-limit`: what a MONITOR feed may hold.
+    pub normal_limits: std::sync::Arc<crate::engine::pubsub::OutputLimits>,
+    /// MONITOR clients, fed by every connection.
+    pub monitors: super::monitor::Monitors,
     /// How this node presents itself in cluster mode (fixed at start).
     pub cluster: super::cmd_cluster::ClusterIdentity,
     /// Snapshots: loading, saves, INFO persistence.
@@ -81,7 +85,8 @@ impl ServerState {
     pub fn new<R: Rt>(rt: &R, config: Config, addr: SocketAddr, num_shards: usize) -> ServerState {
         let store = config.store;
         let pubsub_limits = std::sync::Arc::new(crate::engine::pubsub::OutputLimits::default());
-        refresh_limits(&store, &pubsub_limits);
+        let normal_limits = std::sync::Arc::new(crate::engine::pubsub::OutputLimits::default());
+        refresh_limits(&store, &pubsub_limits, &normal_limits);
         let cluster = super::cmd_cluster::ClusterIdentity::from_config(&store, addr);
         let run_id: String = (0..40).map(|_| format!("{:x}", rt.rng_u64() % 16)).collect();
         let replid: String = (0..40).map(|_| format!("{:x}", rt.rng_u64() % 16)).collect();
@@ -109,6 +114,8 @@ impl ServerState {
             shutdown: Notify::new(),
             last_error: Mutex::new(None),
             pubsub_limits,
+            normal_limits,
+            monitors: Default::default(),
             cluster,
             persistence: std::sync::Arc::new(crate::storage::Persistence::new(rt.wall_ms())),
             repl,
@@ -129,7 +136,7 @@ impl ServerState {
         let mut store = self.config.write().unwrap();
         *store = new;
         self.repl.journal.backlog.lock().unwrap().capacity = store.get_int("repl-backlog-size").max(16 * 1024) as usize;
-        refresh_limits(&store, &self.pubsub_limits);
+        refresh_limits(&store, &self.pubsub_limits, &self.normal_limits);
         self.proto_max_bulk_len.store(store.get_int("proto-max-bulk-len"), Ordering::Relaxed);
         self.client_query_buffer_limit.store(store.get_int("client-query-buffer-limit"), Ordering::Relaxed);
         self.slowlog_slower_than.store(store.get_int("slowlog-log-slower-than"), Ordering::Relaxed);
@@ -154,10 +161,17 @@ impl ServerState {
     }
 }
 
-fn refresh_limits(store: &ConfigStore, limits: &crate::engine::pubsub::OutputLimits) {
-    if let Ok(Some((hard, soft, secs))) =
-        crate::engine::pubsub::OutputLimits::parse_pubsub(store.get_str("client-output-buffer-limit"))
-    {
-        limits.set(hard, soft, secs);
+fn refresh_limits(
+    store: &ConfigStore,
+    pubsub: &crate::engine::pubsub::OutputLimits,
+    normal: &crate::engine::pubsub::OutputLimits,
+) {
+    use crate::engine::pubsub::OutputLimits;
+    let text = store.get_str("client-output-buffer-limit");
+    if let Ok(Some((hard, soft, secs))) = OutputLimits::parse_class(text, "pubsub") {
+        pubsub.set(hard, soft, secs);
+    }
+    if let Ok(Some((hard, soft, secs))) = OutputLimits::parse_class(text, "normal") {
+        normal.set(hard, soft, secs);
     }
 }

@@ -4,10 +4,18 @@
 # on the list. Shrink the list as things get fixed; grow it only with a reason in the commit.
 #   tests/compat/redis-tcl.sh            # run and gate
 #   UPDATE=1 tests/compat/redis-tcl.sh   # rewrite the list from this run's failures
+#   CLUSTER=1 tests/compat/redis-tcl.sh  # the suite's cluster mode against --cluster_mode=emulated,
+#                                        # gated by its own list (redis-tcl-known-failures-cluster.txt)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 kit=${REDIS_TCL_KIT:-$root/../shared/compat/redis-tcl.sh}
 known="$root/tests/compat/redis-tcl-known-failures.txt"
+mode_flags=()
+if [ "${CLUSTER:-0}" = 1 ]; then
+  known="$root/tests/compat/redis-tcl-known-failures-cluster.txt"
+  mode_flags=(--cluster_mode emulated)
+  export REDIS_TCL_FLAGS="--cluster-mode --ignore-encoding --ignore-digest"
+fi
 need=()
 command -v tclsh >/dev/null || need+=(tcl)
 command -v redis-cli >/dev/null || need+=(redis-tools)
@@ -17,7 +25,7 @@ fi
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin mayfly
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 logdir=$(mktemp -d)
-"$root/target/release/mayfly" --bind 127.0.0.1 --port "$port" --proactor_threads 2 --loglevel warning --dir "$logdir" &
+"$root/target/release/mayfly" --bind 127.0.0.1 --port "$port" --proactor_threads 2 --loglevel warning --dir "$logdir" "${mode_flags[@]}" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$logdir"' EXIT
 for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done

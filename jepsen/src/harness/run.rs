@@ -468,18 +468,8 @@ fn watchdog(cluster: &Cluster, start: Instant, stop: &AtomicBool, restart_timeou
     while !stop.load(Ordering::SeqCst) {
         for n in &cluster.nodes {
             let mut node = n.lock().expect("node lock");
-            if let Some(status) = node.unexpected_exit() {
-                let at_ms = start.elapsed().as_millis() as u64;
-                let detail = format!("the server exited by itself ({status})");
-                log.push(LogEntry { at_ms, node: node.name.clone(), action: "crashed".into(), ok: false, detail });
-                let at_ms = start.elapsed().as_millis() as u64;
-                let r = node.start().and_then(|_| node.wait_ready(restart_timeout));
-                let (ok, detail) = match r {
-                    Ok(d) => (true, format!("answered PING after {} ms", d.as_millis())),
-                    Err(e) => (false, e),
-                };
-                log.push(LogEntry { at_ms, node: node.name.clone(), action: "restart".into(), ok, detail });
-            }
+            let now_ms = || start.elapsed().as_millis() as u64;
+            nemesis::revive_if_crashed(&mut node, &mut log, &now_ms, restart_timeout);
         }
         std::thread::sleep(Duration::from_millis(50));
     }

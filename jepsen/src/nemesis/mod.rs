@@ -220,73 +220,83 @@ pub fn execute(
         if p.node >= cluster.nodes.len() || !wait_until(p.at_ms) {
             break;
         }
-        let mut node = cluster.nodes[p.node].lock().expect("node lock");
-        let name = node.name.clone();
-        if let Some(status) = node.unexpected_exit() {
-            let detail = format!("the server exited by itself ({status}); restarting it");
-            log.push(LogEntry { at_ms: now_ms(), node: name.clone(), action: "crashed".into(), detail, ok: false });
-            let r = node.start().and_then(|_| node.wait_ready(restart_timeout));
-            let (ok, detail) = match r {
-                Ok(d) => (true, format!("answered PING after {} ms", d.as_millis())),
-                Err(e) => (false, e),
-            };
-            log.push(LogEntry { at_ms: now_ms(), node: name.clone(), action: "restart".into(), detail, ok });
-        }
-        // Entries carry the time the action *began*: a kill's entry is before the SIGKILL, a
-        // restart's before the new process was spawned (the epoch checker relies on this).
-        let t0 = now_ms();
-        let mut record = |action: &str, r: Result<String, String>| {
-            let (ok, detail) = match r {
-                Ok(d) => (true, d),
-                Err(e) => (false, e),
-            };
-            log.push(LogEntry { at_ms: t0, node: name.clone(), action: action.to_string(), detail, ok });
-        };
-        match p.fault {
-            Fault::Kill => record("kill", node.kill9().map(|_| String::new())),
-            Fault::Pause => record("pause", node.pause().map(|_| String::new())),
-            f => {
-                cluster.proxies[p.node].set_mode(f.proxy_mode().expect("network fault"));
-                record(&format!("partition:{}", f.name()), Ok(String::new()));
-            }
-        }
-        drop(node);
+        act(cluster, p, Phase::Begin, &mut log, now_ms, restart_timeout);
         wait_until(p.at_ms + p.duration_ms);
-        let mut node = cluster.nodes[p.node].lock().expect("node lock");
-        let name = node.name.clone();
-        if let Some(status) = node.unexpected_exit() {
-            let detail = format!("the server exited by itself ({status}); restarting it");
-            log.push(LogEntry { at_ms: now_ms(), node: name.clone(), action: "crashed".into(), detail, ok: false });
-            let r = node.start().and_then(|_| node.wait_ready(restart_timeout));
-            let (ok, detail) = match r {
-                Ok(d) => (true, format!("answered PING after {} ms", d.as_millis())),
-                Err(e) => (false, e),
-            };
-            log.push(LogEntry { at_ms: now_ms(), node: name.clone(), action: "restart".into(), detail, ok });
-        }
-        // Entries carry the time the action *began*: a kill's entry is before the SIGKILL, a
-        // restart's before the new process was spawned (the epoch checker relies on this).
-        let t0 = now_ms();
-        let mut record = |action: &str, r: Result<String, String>| {
-            let (ok, detail) = match r {
-                Ok(d) => (true, d),
-                Err(e) => (false, e),
-            };
-            log.push(LogEntry { at_ms: t0, node: name.clone(), action: action.to_string(), detail, ok });
-        };
-        match p.fault {
-            Fault::Kill => {
-                let r = node.start().and_then(|_| node.wait_ready(restart_timeout));
-                record("restart", r.map(|d| format!("answered PING after {} ms", d.as_millis())));
-            }
-            Fault::Pause => record("resume", node.resume().map(|_| String::new())),
-            _ => {
-                cluster.proxies[p.node].set_mode(Mode::Normal);
-                record("heal", Ok(String::new()));
-            }
-        }
+        act(cluster, p, Phase::End, &mut log, now_ms, restart_timeout);
     }
     log
+}
+
+/// If the node exited by itself (a crash we did not inject, which is a finding), logs it and
+/// restarts it on the same directory so the run can go on. Returns whether it had crashed.
+pub fn revive_if_crashed(
+    node: &mut Node,
+    log: &mut Vec<LogEntry>,
+    now_ms: &dyn Fn() -> u64,
+    restart_timeout: Duration,
+) -> bool {
+    let Some(status) = node.unexpected_exit() else { return false };
+    let name = node.name.clone();
+    let detail = format!("the server exited by itself ({status}); restarting it");
+    log.push(LogEntry { at_ms: now_ms(), node: name.clone(), action: "crashed".into(), detail, ok: false });
+    let at_ms = now_ms();
+    let r = node.start().and_then(|_| node.wait_ready(restart_timeout));
+    let (ok, detail) = match r {
+        Ok(d) => (true, format!("answered PING after {} ms", d.as_millis())),
+        Err(e) => (false, e),
+    };
+    log.push(LogEntry { at_ms, node: name, action: "restart".into(), detail, ok });
+    true
+}
+
+/// The two halves of a fault.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Inject it.
+    Begin,
+    /// Heal it.
+    End,
+}
+
+/// Injects or heals one planned fault, first reviving the node if it crashed on its own.
+fn act(
+    cluster: &Cluster,
+    p: &Planned,
+    phase: Phase,
+    log: &mut Vec<LogEntry>,
+    now_ms: impl Fn() -> u64,
+    restart_timeout: Duration,
+) {
+    let mut node = cluster.nodes[p.node].lock().expect("node lock");
+    let name = node.name.clone();
+    revive_if_crashed(&mut node, log, &now_ms, restart_timeout);
+    // Entries carry the time the action *began*: a kill's entry is before the SIGKILL, a
+    // restart's before the new process was spawned (the epoch checker relies on this).
+    let t0 = now_ms();
+    let mut record = |action: &str, r: Result<String, String>| {
+        let (ok, detail) = match r {
+            Ok(d) => (true, d),
+            Err(e) => (false, e),
+        };
+        log.push(LogEntry { at_ms: t0, node: name.clone(), action: action.to_string(), detail, ok });
+    };
+    match (phase, p.fault) {
+        (Phase::Begin, Fault::Kill) => record("kill", node.kill9().map(|_| String::new())),
+        (Phase::Begin, Fault::Pause) => record("pause", node.pause().map(|_| String::new())),
+        (Phase::Begin, f) => {
+            cluster.proxies[p.node].set_mode(f.proxy_mode().expect("network fault"));
+            record(&format!("partition:{}", f.name()), Ok(String::new()));
+        }
+        (Phase::End, Fault::Kill) => {
+            let r = node.start().and_then(|_| node.wait_ready(restart_timeout));
+            record("restart", r.map(|d| format!("answered PING after {} ms", d.as_millis())));
+        }
+        (Phase::End, Fault::Pause) => record("resume", node.resume().map(|_| String::new())),
+        (Phase::End, _) => {
+            cluster.proxies[p.node].set_mode(Mode::Normal);
+            record("heal", Ok(String::new()));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -171,3 +171,132 @@ pub fn from_run_json(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workloads;
+    use mayfly_jepsen::history::EventType;
+    use std::collections::BTreeMap;
+
+    const MS: u64 = 1_000_000;
+
+    fn op(f: &str, input: Json, outcome: EventType, call_ms: u64, ret_ms: Option<u64>, result: Json) -> Op {
+        let mut output = input.clone();
+        if let Json::Obj(p) = &mut output {
+            p.push(("result".into(), result));
+        }
+        Op {
+            process: 0,
+            f: f.into(),
+            outcome,
+            input,
+            output,
+            call: call_ms * MS,
+            ret: ret_ms.map(|t| t * MS),
+            invoke_index: 0,
+            complete_index: None,
+        }
+    }
+
+    fn add(key: &str, e: i64, outcome: EventType, call: u64, ret: Option<u64>) -> Op {
+        op("add", Json::obj([("key", Json::str(key)), ("arg", Json::Int(e))]), outcome, call, ret, Json::Int(1))
+    }
+
+    fn state(pairs: &[(&str, Json)]) -> BTreeMap<String, Json> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    }
+
+    fn members(ms: &[&str]) -> Json {
+        Json::Arr(ms.iter().map(|m| Json::str(*m)).collect())
+    }
+
+    fn check(w: &str, ops: &[Op], st: BTreeMap<String, Json>, crashes: &[Crash]) -> CheckResult {
+        let rec = Recovery { node: "n1".into(), save_ns: 100 * MS, kill_ns: 300 * MS, state: st };
+        check_recoveries(workloads::by_name(w).unwrap().as_ref(), ops, &[rec], crashes)
+    }
+
+    #[test]
+    fn set_recovery_must_hold_every_add_acknowledged_before_bgsave() {
+        let ops = vec![
+            add("js:0", 1, EventType::Ok, 10, Some(20)),   // before BGSAVE: required
+            add("js:0", 2, EventType::Ok, 150, Some(160)), // after: may be lost
+            add("js:0", 3, EventType::Info, 50, None),     // unknown
+            add("js:0", 4, EventType::Fail, 60, Some(61)), // never happened
+        ];
+        assert_eq!(check("set", &ops, state(&[("js:0", members(&["1"]))]), &[]).validity, Validity::Valid);
+        assert_eq!(check("set", &ops, state(&[("js:0", members(&["1", "2", "3"]))]), &[]).validity, Validity::Valid);
+        let lost = check("set", &ops, state(&[("js:0", members(&["2"]))]), &[]);
+        assert_eq!(lost.validity, Validity::Invalid);
+        assert_eq!(lost.anomalies, vec!["snapshot-not-a-cut".to_string()]);
+        assert!(lost.report.contains("js:0#1: absent"), "{}", lost.report);
+        let invented = check("set", &ops, state(&[("js:0", members(&["1", "4"]))]), &[]);
+        assert_eq!(invented.validity, Validity::Invalid, "{}", invented.report);
+        // Writes of an earlier lifetime (before the last restart) are not judged.
+        let crashes = [Crash { kill: 30 * MS, restart: 40 * MS }];
+        assert_eq!(check("set", &ops, state(&[("js:0", members(&["2"]))]), &crashes).validity, Validity::Valid);
+    }
+
+    #[test]
+    fn register_recovery_must_be_a_real_time_cut() {
+        let set = |k: &str, v: &str, call, ret| {
+            op(
+                "set",
+                Json::obj([("key", Json::str(k)), ("arg", Json::str(v))]),
+                EventType::Ok,
+                call,
+                Some(ret),
+                Json::Bool(true),
+            )
+        };
+        let ops = vec![set("jr:x", "1", 10, 20), set("jr:x", "2", 150, 160), set("jr:y", "3", 170, 180)];
+        let ok = check("register", &ops, state(&[("jr:x", Json::str("2"))]), &[]);
+        assert_eq!(ok.validity, Validity::Valid, "{}", ok.report);
+        // y=3 was invoked after x=2 returned: a cut holding y=3 holds x=2.
+        let torn = check("register", &ops, state(&[("jr:x", Json::str("1")), ("jr:y", Json::str("3"))]), &[]);
+        assert_eq!(torn.validity, Validity::Invalid, "{}", torn.report);
+    }
+
+    #[test]
+    fn mset_groups_are_all_or_nothing() {
+        let mset = |v: i64| {
+            op(
+                "mset",
+                Json::obj([("key", Json::str("jm:0")), ("arg", Json::Int(v))]),
+                EventType::Ok,
+                10,
+                Some(20),
+                Json::Bool(true),
+            )
+        };
+        let ops = vec![mset(5), mset(6)];
+        let whole = state(&[
+            ("jm:0:a", Json::str("5")),
+            ("jm:0:b", Json::str("5")),
+            ("jm:0:c", Json::str("5")),
+            ("jm:0:d", Json::str("5")),
+        ]);
+        assert_eq!(check("mset", &ops, whole.clone(), &[]).validity, Validity::Valid);
+        let mut torn = whole;
+        torn.insert("jm:0:c".into(), Json::str("6"));
+        let r = check("mset", &ops, torn, &[]);
+        assert_eq!(r.validity, Validity::Invalid);
+        assert!(r.anomalies.contains(&"torn-snapshot".to_string()), "{:?}", r.anomalies);
+    }
+
+    #[test]
+    fn convergence_names_the_divergent_keys() {
+        let a = state(&[("k", Json::str("1"))]);
+        let b = state(&[("k", Json::str("2"))]);
+        assert_eq!(
+            check_converged(&vec![("n1".into(), a.clone()), ("n2".into(), a.clone())]).validity,
+            Validity::Valid
+        );
+        let r = check_converged(&vec![("n1".into(), a), ("n2".into(), b)]);
+        assert_eq!(r.validity, Validity::Invalid);
+        assert_eq!(r.anomalies, vec!["divergent".to_string()]);
+        assert!(r.report.contains("k: n1=\"1\" n2=\"2\""), "{}", r.report);
+        let back = states_from_json(&states_to_json(&vec![("n1".into(), state(&[("s", members(&["a"]))]))])).unwrap();
+        assert_eq!(back[0].1["s"], members(&["a"]));
+    }
+}

@@ -230,5 +230,9 @@ mod tests {
         assert_eq!(a, back);
         assert!(parse_faults("kill,bogus").is_err());
         assert!(parse_faults("none").unwrap().is_empty());
+        // `all` keeps its old meaning (and its old plans); the new nemeses are asked for by name.
+        assert_eq!(parse_faults("all").unwrap(), Fault::ALL[..7].to_vec());
+        assert_eq!(parse_faults("failover").unwrap(), vec![Fault::FailoverKill, Fault::FailoverPartition]);
+        assert_eq!(parse_faults("snapshot").unwrap(), vec![Fault::Snapshot]);
     }
 }

@@ -35,8 +35,10 @@ pub fn check_recoveries(
     let mut anomalies = Vec::new();
     let mut text = String::new();
     for (i, r) in recoveries.iter().enumerate() {
-        // The lifetime began at the last restart before this kill (every earlier one was flushed).
-        let born = crashes.iter().map(|c| c.restart).filter(|&t| t < r.kill_ns).max().unwrap_or(0);
+        // The lifetime began at the last restart before BGSAVE (every earlier one was flushed).
+        // Not "before the kill": the log has millisecond times, so this kill's own restart can
+        // carry the same millisecond as the kill.
+        let born = crashes.iter().map(|c| c.restart).filter(|&t| t < r.save_ns).max().unwrap_or(0);
         let lifetime: Vec<Op> = ops.iter().filter(|o| o.call >= born && o.call < r.kill_ns).cloned().collect();
         let Some(view) = workload.snapshot_view(&lifetime, &r.state) else {
             let _ = writeln!(text, "snapshot {i}: workload {} has no snapshot-prefix view", workload.name());
@@ -235,6 +237,11 @@ mod tests {
         // Writes of an earlier lifetime (before the last restart) are not judged.
         let crashes = [Crash { kill: 30 * MS, restart: 40 * MS }];
         assert_eq!(check("set", &ops, state(&[("js:0", members(&["2"]))]), &crashes).validity, Validity::Valid);
+        // This kill's own restart, logged in the same millisecond as the kill, does not hide
+        // the lifetime's writes.
+        let own = [Crash { kill: 299 * MS, restart: 299 * MS }];
+        assert_eq!(check("set", &ops, state(&[("js:0", members(&["1"]))]), &own).validity, Validity::Valid);
+        assert_eq!(check("set", &ops, state(&[("js:0", members(&["2"]))]), &own).validity, Validity::Invalid);
     }
 
     #[test]

@@ -17,7 +17,7 @@
 #      replica), with --wait yes: no write WAIT confirmed may be lost, and both nodes must hold
 #      identical data once replication has caught up.
 # Each run plans 3 faults from the seed (with the default seed: three pauses; three kills;
-# one-way replies, one-way requests, reset; failover by partition, by partition, by kill).
+# one-way replies, one-way requests, reset; three failovers by partition).
 # Longer runs with every fault: see jepsen/README.md.
 # Environment: SMOKE_SEED (default 42), SMOKE_TIME (seconds per run, default 20),
 # JEPSEN_STORE (where results go, default jepsen/store).

@@ -27,7 +27,7 @@ use std::time::Duration;
 const USAGE: &str = "usage:
   jepsen run --workload W [--nemesis LIST] [--time S] [--seed N] [--concurrency N] [--rate OPS]
              [--op-timeout-ms MS] [--check-budget S] [--durability full|none] [--store DIR]
-             [--replicas N] [--read-from primary|replicas] [--wait yes|no]
+             [--replicas N] [--read-from primary|replicas] [--wait yes|no] [--preload N]
              -- SERVER-COMMAND...
   jepsen check [--workload W] [--check-budget S] [--durability full|none] FILE
              (FILE: history.jsonl, or a run directory; run.json beside it supplies the rest)
@@ -44,6 +44,7 @@ SERVER-COMMAND may use {PORT} and {DIR}, e.g.
   process lifetime is checked on its own from an empty store, instead of reporting data loss
 --replicas N: a primary and N replicas (REPLICAOF through a proxy per link, so partitions cut
   replication too); the nodes' data must be identical once replication caught up (convergence)
+--preload N: write N filler keys (100-byte values) first, so snapshots and full syncs take a while
 --wait yes: after each write, WAIT 1; a write WAIT did not confirm counts as indeterminate
 exit codes: 0 valid, 1 invalid, 2 unknown, 3 skipped, 64 usage or harness error";
 
@@ -115,6 +116,7 @@ fn cmd_run(args: &[String]) -> Result<i32, String> {
         replicas: 0,
         read_from_replicas: false,
         wait: false,
+        preload: 0,
         server,
         store: default_store(),
         schedule: None,
@@ -140,6 +142,7 @@ fn cmd_run(args: &[String]) -> Result<i32, String> {
                 }
             }
             "wait" => o.wait = yes_no(&k, &v)?,
+            "preload" => o.preload = num(&k, &v)?,
             _ => return Err(format!("unknown flag --{k}")),
         }
     }

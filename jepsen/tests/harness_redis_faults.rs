@@ -39,7 +39,7 @@ fn snapshot_recovery_is_a_consistent_cut() {
     assert!(stdout.contains("snapshot 0 (n1, BGSAVE at"), "{stdout}");
     assert!(stdout.contains("a consistent cut"), "{stdout}");
     let run_json = std::fs::read_to_string(dir.join("run.json")).unwrap();
-    for action in ["bgsave", "kill", "restart", "recovered", "flushall"] {
+    for action in ["bgsave", "kill", "restart", "recovered", "reset-keys"] {
         assert!(run_json.contains(&format!("\"action\": \"{action}\"")), "{action}: {run_json}");
     }
     let again = check(&dir);

@@ -3,7 +3,7 @@
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)] // real-process test tooling: files, threads, clocks
 
 use super::epochs::{self, Crash};
-use super::{pair, state_checks, topology, worker, Event, Op, Recorder};
+use super::{pair, state, state_checks, topology, worker, Event, Op, Recorder};
 use crate::json::Json;
 use crate::nemesis::snapshot::Recovery;
 use crate::nemesis::{self, Cluster, Fault, LogEntry, Planned};
@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub read_from_replicas: bool,
     /// `--wait`: a write counts as acknowledged only once WAIT 1 confirmed a replica has it.
     pub wait: bool,
+    /// `--preload N`: filler keys written before the run (snapshots then take a while).
+    pub preload: u64,
     pub server: Vec<String>,
     pub store: PathBuf,
     /// A schedule to run instead of planning one from the seed (replay).
@@ -58,6 +60,7 @@ impl RunOptions {
             ("replicas", Json::Int(self.replicas as i64)),
             ("read_from", Json::str(if self.read_from_replicas { "replicas" } else { "primary" })),
             ("wait", Json::Bool(self.wait)),
+            ("preload", Json::Int(self.preload as i64)),
             ("server", Json::Arr(self.server.iter().map(Json::str).collect())),
         ])
     }
@@ -295,7 +298,8 @@ pub fn run(opts: &RunOptions) -> Result<i32, String> {
     ];
 
     // Does the server have what this workload needs?
-    let mut probe = Client::new(nodes[0].addr(), op_timeout);
+    let cluster_primary_addr = nodes[0].addr();
+    let mut probe = Client::new(cluster_primary_addr, op_timeout);
     for cmd in workload.probes() {
         match probe.call(&cmd) {
             Outcome::Reply(Resp::Error(e)) if is_unknown_command(&e) => {
@@ -319,6 +323,11 @@ pub fn run(opts: &RunOptions) -> Result<i32, String> {
         }
     }
 
+    if opts.preload > 0 {
+        let began = Instant::now();
+        state::preload(&mut Client::new(cluster_primary_addr, Duration::from_secs(30)), opts.preload)?;
+        println!("preloaded {} filler keys in {} ms", opts.preload, began.elapsed().as_millis());
+    }
     let restart_timeout = Duration::from_secs(30);
     let cluster = Cluster::new(nodes, opts.seed, restart_timeout)?;
     if cluster.replicated() {
@@ -540,6 +549,7 @@ pub fn options_from_run_json(j: &Json, store: PathBuf) -> Result<RunOptions, Str
         replicas: int("replicas").unwrap_or(0),
         read_from_replicas: o.get("read_from").and_then(Json::as_str) == Some("replicas"),
         wait: o.get("wait").and_then(Json::as_bool).unwrap_or(false),
+        preload: int("preload").unwrap_or(0),
         server: strs("server")?,
         store,
         schedule: Some(schedule),

@@ -18,10 +18,10 @@ pub fn must(client: &mut Client, cmd: &[&str]) -> Result<Resp, String> {
     }
 }
 
-/// Every key and its value: strings as strings, sets as sorted arrays, lists in order, other
-/// types as `"<type>"` (no workload writes them). Uses KEYS: the harness's data sets are small.
+/// Every workload key (`j*`; preloaded filler is left out) and its value: strings as strings,
+/// sets as sorted arrays, lists in order, other types as `"<type>"` (no workload writes them).
 pub fn dump(client: &mut Client) -> Result<BTreeMap<String, Json>, String> {
-    let keys = must(client, &["KEYS", "*"])?;
+    let keys = must(client, &["KEYS", "j*"])?;
     let mut out = BTreeMap::new();
     for k in keys.array()? {
         let key = k.bulk_str()?.ok_or("nil key from KEYS")?;
@@ -85,4 +85,32 @@ pub fn dump_from_json(j: &Json) -> Result<BTreeMap<String, Json>, String> {
         Json::Obj(pairs) => Ok(pairs.iter().cloned().collect()),
         other => Err(format!("a state must be an object, not {}", other.to_line())),
     }
+}
+
+/// Writes `count` filler keys (`filler:<i>`, 100-byte values) with pipelined MSETs, so that a
+/// snapshot takes a while and the workload's keys lie far apart in it.
+pub fn preload(client: &mut Client, count: u64) -> Result<(), String> {
+    const PER_MSET: u64 = 100;
+    const PER_PIPELINE: u64 = 10;
+    let value = "x".repeat(100);
+    let mut next = 0;
+    while next < count {
+        let mut cmds = Vec::new();
+        while next < count && (cmds.len() as u64) < PER_PIPELINE {
+            let mut cmd = vec!["MSET".to_string()];
+            for i in next..(next + PER_MSET).min(count) {
+                cmd.push(format!("filler:{i}"));
+                cmd.push(value.clone());
+            }
+            next = (next + PER_MSET).min(count);
+            cmds.push(cmd);
+        }
+        for out in client.pipeline(&cmds) {
+            match out {
+                Outcome::Reply(Resp::Simple(_)) => {}
+                other => return Err(format!("preload MSET: {other:?}")),
+            }
+        }
+    }
+    Ok(())
 }

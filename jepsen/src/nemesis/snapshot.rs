@@ -1,9 +1,9 @@
 //! The snapshot nemesis: BGSAVE on the primary while clients write; when the fault ends, kill -9,
 //! restart on the same directory (the server loads the snapshot), read back everything it holds,
-//! then FLUSHALL before clients are let in again. The state read back is judged by the
-//! snapshot-prefix checker (a consistent cut containing every write acknowledged before BGSAVE
-//! was invoked); the flush lets the rest of the history be checked per process lifetime from an
-//! empty store, like `--durability none`.
+//! then delete those keys (preloaded filler stays, so every snapshot is as large) before clients
+//! are let in again. The state read back is judged by the snapshot-prefix checker (a consistent
+//! cut containing every write acknowledged before BGSAVE was invoked); the reset lets the rest of
+//! the history be checked per process lifetime from an empty store, like `--durability none`.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)] // real-process test tooling: threads, clocks
 
 use super::execute::Exec;
@@ -75,6 +75,18 @@ fn bgsave(exec: &Exec, node: usize, save_ns: &mut u64) -> Result<String, String>
     }
 }
 
+/// Deletes the recovered workload keys, so the next lifetime starts from an empty store.
+fn forget(c: &super::Cluster, node: usize, keys: &[String]) -> Result<String, String> {
+    let mut client = c.control(node);
+    let mut deleted = 0;
+    for chunk in keys.chunks(100) {
+        let mut cmd = vec!["DEL"];
+        cmd.extend(chunk.iter().map(String::as_str));
+        deleted += must(&mut client, &cmd)?.int()?;
+    }
+    Ok(format!("DEL of {deleted} keys"))
+}
+
 /// The first half: BGSAVE, logged with the time it was invoked.
 pub(super) fn begin(exec: &mut Exec) {
     let n = exec.target;
@@ -107,12 +119,13 @@ pub(super) fn end(exec: &mut Exec) {
         match state::dump(&mut exec.cluster.control(n)) {
             Ok(state) => {
                 let detail = format!("{} keys", state.len());
+                let keys: Vec<String> = state.keys().cloned().collect();
                 exec.out.recoveries.push(Recovery { node: exec.cluster.name(n), save_ns, kill_ns, state });
                 exec.record(t0, n, "recovered", Ok(detail));
+                exec.act(n, "reset-keys", |c| forget(c, n, &keys));
             }
             Err(e) => exec.record(t0, n, "recovered", Err(e)),
         }
-        exec.act(n, "flushall", |c| must(&mut c.control(n), &["FLUSHALL"]).map(|r| format!("{r:?}")));
     }
     // A client that chose its operation before the flush fails its connect while the proxy still
     // resets; give such stragglers a moment before letting clients back in.

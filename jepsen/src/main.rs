@@ -27,6 +27,7 @@ use std::time::Duration;
 const USAGE: &str = "usage:
   jepsen run --workload W [--nemesis LIST] [--time S] [--seed N] [--concurrency N] [--rate OPS]
              [--op-timeout-ms MS] [--check-budget S] [--durability full|none] [--store DIR]
+             [--replicas N] [--read-from primary|replicas] [--wait yes|no] [--preload N]
              -- SERVER-COMMAND...
   jepsen check [--workload W] [--check-budget S] [--durability full|none] FILE
              (FILE: history.jsonl, or a run directory; run.json beside it supplies the rest)
@@ -34,11 +35,17 @@ const USAGE: &str = "usage:
 
 workloads: register, counter, set, append, mset
 nemeses:   kill, pause, blackhole, delay, reset, one-way-requests, one-way-replies,
-           partition (all network faults), one-way, all, none
+           partition (all network faults), one-way, all (the seven above), none;
+           snapshot (BGSAVE, kill -9, restart, check the recovered state),
+           failover-kill, failover-partition, failover (both; need --replicas)
 SERVER-COMMAND may use {PORT} and {DIR}, e.g.
   -- redis-server --port {PORT} --bind 127.0.0.1 --save '' --appendonly no --dir {DIR}
 --durability none: the server keeps nothing across kill -9 (a cache without persistence); each
   process lifetime is checked on its own from an empty store, instead of reporting data loss
+--replicas N: a primary and N replicas (REPLICAOF through a proxy per link, so partitions cut
+  replication too); the nodes' data must be identical once replication caught up (convergence)
+--preload N: write N filler keys (100-byte values) first, so snapshots and full syncs take a while
+--wait yes: after each write, WAIT 1; a write WAIT did not confirm counts as indeterminate
 exit codes: 0 valid, 1 invalid, 2 unknown, 3 skipped, 64 usage or harness error";
 
 fn default_store() -> PathBuf {
@@ -83,6 +90,14 @@ fn durability(v: &str) -> Result<bool, String> {
     }
 }
 
+fn yes_no(name: &str, v: &str) -> Result<bool, String> {
+    match v {
+        "yes" | "true" | "1" => Ok(true),
+        "no" | "false" | "0" => Ok(false),
+        _ => Err(format!("--{name}: yes or no, not {v:?}")),
+    }
+}
+
 fn cmd_run(args: &[String]) -> Result<i32, String> {
     let (flags, positional, server) = parse_flags(args)?;
     if !positional.is_empty() {
@@ -98,6 +113,10 @@ fn cmd_run(args: &[String]) -> Result<i32, String> {
         op_timeout_ms: 1000,
         check_budget_s: 60,
         durable: true,
+        replicas: 0,
+        read_from_replicas: false,
+        wait: false,
+        preload: 0,
         server,
         store: default_store(),
         schedule: None,
@@ -114,6 +133,16 @@ fn cmd_run(args: &[String]) -> Result<i32, String> {
             "check-budget" => o.check_budget_s = num(&k, &v)?.max(1),
             "durability" => o.durable = durability(&v)?,
             "store" => o.store = PathBuf::from(v),
+            "replicas" => o.replicas = num(&k, &v)?,
+            "read-from" => {
+                o.read_from_replicas = match v.as_str() {
+                    "primary" => false,
+                    "replicas" => true,
+                    _ => return Err(format!("--read-from: primary or replicas, not {v:?}")),
+                }
+            }
+            "wait" => o.wait = yes_no(&k, &v)?,
+            "preload" => o.preload = num(&k, &v)?,
             _ => return Err(format!("unknown flag --{k}")),
         }
     }
@@ -167,6 +196,9 @@ fn cmd_check(args: &[String]) -> Result<i32, String> {
         run::CrashInfo { crashes: &crashes, op_timeout_ns: op_timeout_ms * 1_000_000, durable },
     );
     let mut res = res;
+    if let Some(j) = &run_json {
+        harness::state_checks::from_run_json(w.as_ref(), &ops, j, &crashes, &mut res)?;
+    }
     let crashed =
         run_json.as_ref().and_then(|j| j.get("nemesis_log")).and_then(json::Json::as_arr).map_or(0, |l| {
             l.iter().filter(|e| e.get("action").and_then(json::Json::as_str) == Some("crashed")).count()

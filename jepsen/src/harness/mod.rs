@@ -5,6 +5,10 @@ pub mod epochs;
 pub mod node;
 pub mod rng;
 pub mod run;
+pub mod state;
+pub mod state_checks;
+pub mod topology;
+pub mod worker;
 
 use crate::json::Json;
 use mayfly_jepsen::history::EventType;

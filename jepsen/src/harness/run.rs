@@ -3,18 +3,15 @@
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)] // real-process test tooling: files, threads, clocks
 
 use super::epochs::{self, Crash};
-use super::node::{free_port, Node};
-use super::rng::Rng;
-use super::{pair, Event, Op, Recorder};
+use super::{pair, state, state_checks, topology, worker, Event, Op, Recorder};
 use crate::json::Json;
+use crate::nemesis::snapshot::Recovery;
 use crate::nemesis::{self, Cluster, Fault, LogEntry, Planned};
-use crate::proxy::{Mode, Proxy};
 use crate::resp::{is_unknown_command, Client, Outcome, Resp};
 use crate::workloads::{self, outcome_counts, CheckResult, Validity, Workload};
 use mayfly_jepsen::history::EventType;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Everything that defines a run (all of it is written to run.json).
@@ -33,6 +30,14 @@ pub struct RunOptions {
     /// What the server promises across kill -9: `true` (default) = acknowledged data survives;
     /// `false` = nothing survives, each process lifetime is checked on its own (see epochs.rs).
     pub durable: bool,
+    /// Replicas of the primary (`--replicas`), each replicating through its own link proxy.
+    pub replicas: u64,
+    /// `--read-from replicas`: reads go to a replica (stale reads are then expected).
+    pub read_from_replicas: bool,
+    /// `--wait`: a write counts as acknowledged only once WAIT 1 confirmed a replica has it.
+    pub wait: bool,
+    /// `--preload N`: filler keys written before the run (snapshots then take a while).
+    pub preload: u64,
     pub server: Vec<String>,
     pub store: PathBuf,
     /// A schedule to run instead of planning one from the seed (replay).
@@ -52,6 +57,10 @@ impl RunOptions {
             ("op_timeout_ms", Json::Int(self.op_timeout_ms as i64)),
             ("check_budget_s", Json::Int(self.check_budget_s as i64)),
             ("durability", Json::str(if self.durable { "full" } else { "none" })),
+            ("replicas", Json::Int(self.replicas as i64)),
+            ("read_from", Json::str(if self.read_from_replicas { "replicas" } else { "primary" })),
+            ("wait", Json::Bool(self.wait)),
+            ("preload", Json::Int(self.preload as i64)),
             ("server", Json::Arr(self.server.iter().map(Json::str).collect())),
         ])
     }
@@ -119,6 +128,8 @@ pub fn crashes_from_log(log: &Json) -> Vec<Crash> {
     for e in log.as_arr().unwrap_or(&[]) {
         let at_ns = e.get("at_ms").and_then(Json::as_i64).unwrap_or(0) as u64 * 1_000_000;
         match e.get("action").and_then(Json::as_str) {
+            // A replica's kill loses nothing clients wrote (they write to the primary).
+            Some("kill") if e.get("detail").and_then(Json::as_str) == Some("replica") => {}
             Some("kill") if e.get("ok").and_then(Json::as_bool) == Some(true) => pending = Some(at_ns),
             Some("restart") => {
                 if let Some(kill) = pending.take() {
@@ -247,35 +258,48 @@ pub fn run(opts: &RunOptions) -> Result<i32, String> {
     if opts.server.is_empty() {
         return Err("no server command given (after --)".into());
     }
+    let snapshots = opts.nemesis.contains(&Fault::Snapshot);
+    if snapshots && workload.snapshot_view(&[], &Default::default()).is_none() {
+        return Err(format!("--nemesis snapshot: workload {} has no snapshot-prefix check", workload.name()));
+    }
+    let failover = opts.nemesis.iter().any(|f| matches!(f, Fault::FailoverKill | Fault::FailoverPartition));
+    if (failover || opts.read_from_replicas || opts.wait) && opts.replicas == 0 {
+        return Err("failover, --read-from replicas and --wait need --replicas 1 or more".into());
+    }
+    // Snapshot restarts flush the recovered state once it is read, so the history is checked per
+    // process lifetime from an empty store (the recovered state has its own check).
+    let effective = RunOptions { durable: opts.durable && !snapshots, ..opts.clone() };
+    let opts = &effective;
+    let durable = opts.durable;
     let dir = make_run_dir(&opts.store, workload.name())?;
     println!(
-        "jepsen: {} with nemesis [{}], {} s, seed {}; results in {}",
+        "jepsen: {} with nemesis [{}], {} s, seed {}, {} replicas; results in {}",
         workload.name(),
         opts.nemesis.iter().map(|f| f.name()).collect::<Vec<_>>().join(","),
         opts.time_s,
         opts.seed,
+        opts.replicas,
         dir.display()
     );
 
-    let mut node = Node::new("n1", opts.server.clone(), free_port()?, dir.join("n1"), dir.join("n1.log"));
-    node.start()?;
-    node.wait_ready(Duration::from_secs(20))?;
+    let nodes = topology::start_nodes(&opts.server, opts.replicas, &dir)?;
     let op_timeout = Duration::from_millis(opts.op_timeout_ms);
-
+    let node_count = nodes.len();
     let schedule = match &opts.schedule {
         Some(s) => s.clone(),
-        None => nemesis::plan(&opts.nemesis, 1, opts.time_s * 1000, opts.seed),
+        None => nemesis::plan(&opts.nemesis, node_count, opts.time_s * 1000, opts.seed),
     };
     let mut run_json = vec![
         ("version".to_string(), Json::Int(1)),
         ("started".to_string(), Json::str(timestamp())),
         ("options".to_string(), opts.to_json()),
-        ("node_command".to_string(), Json::Arr(node.command_line().into_iter().map(Json::Str).collect())),
+        ("node_command".to_string(), Json::Arr(nodes[0].command_line().into_iter().map(Json::Str).collect())),
         ("schedule".to_string(), Json::Arr(schedule.iter().map(Planned::to_json).collect())),
     ];
 
     // Does the server have what this workload needs?
-    let mut probe = Client::new(node.addr(), op_timeout);
+    let cluster_primary_addr = nodes[0].addr();
+    let mut probe = Client::new(cluster_primary_addr, op_timeout);
     for cmd in workload.probes() {
         match probe.call(&cmd) {
             Outcome::Reply(Resp::Error(e)) if is_unknown_command(&e) => {
@@ -299,104 +323,53 @@ pub fn run(opts: &RunOptions) -> Result<i32, String> {
         }
     }
 
-    let proxy = Proxy::start(node.addr(), opts.seed)?;
-    let cluster = Cluster { nodes: vec![Mutex::new(node)], proxies: vec![proxy] };
-    let addr = cluster.proxies[0].addr();
+    if opts.preload > 0 {
+        let began = Instant::now();
+        state::preload(&mut Client::new(cluster_primary_addr, Duration::from_secs(30)), opts.preload)?;
+        println!("preloaded {} filler keys in {} ms", opts.preload, began.elapsed().as_millis());
+    }
+    let restart_timeout = Duration::from_secs(30);
+    let cluster = Cluster::new(nodes, opts.seed, restart_timeout)?;
+    if cluster.replicated() {
+        let links = topology::link_replicas(&cluster, Duration::from_secs(30))?;
+        run_json.push(("replication".into(), Json::Arr(links.into_iter().map(Json::Str).collect())));
+    }
     let start = Instant::now();
     let recorder = Recorder::new(start);
     let seq = AtomicU64::new(0);
     let acked = AtomicU64::new(0);
     let stop_nemesis = AtomicBool::new(false);
-    let deadline = Duration::from_secs(opts.time_s);
-    let restart_timeout = Duration::from_secs(30);
-
     let stop_watchdog = AtomicBool::new(false);
-    let (nemesis_log, watchdog_log) = std::thread::scope(|s| {
-        let nem = s.spawn(|| nemesis::execute(&cluster, &schedule, start, &stop_nemesis, restart_timeout));
+    let (nemesis_out, watchdog_log) = std::thread::scope(|s| {
+        let nem = s.spawn(|| nemesis::execute(&cluster, &schedule, start, &stop_nemesis));
         let dog = s.spawn(|| watchdog(&cluster, start, &stop_watchdog, restart_timeout));
-        let workers: Vec<_> = (0..opts.concurrency)
-            .map(|w| {
-                let (recorder, seq, acked, workload) = (&recorder, &seq, &acked, &workload);
-                s.spawn(move || {
-                    let mut rng = Rng::new(opts.seed, 1 + w);
-                    let mut client = Client::new(addr, op_timeout);
-                    let mut process = w;
-                    let interval = Duration::from_nanos(1_000_000_000 * opts.concurrency / opts.rate.max(1));
-                    let mut next = start + Duration::from_nanos(rng.below(interval.as_nanos() as u64 + 1));
-                    while start.elapsed() < deadline {
-                        let now = Instant::now();
-                        if next > now {
-                            std::thread::sleep(next - now);
-                        }
-                        next = next.max(now) + interval;
-                        if start.elapsed() >= deadline {
-                            break;
-                        }
-                        let (f, input) = workload.generate(
-                            &mut rng,
-                            seq.fetch_add(1, Ordering::SeqCst),
-                            acked.load(Ordering::SeqCst),
-                        );
-                        recorder.log(EventType::Invoke, process, &f, input.clone(), None);
-                        let c = workload.apply(&mut client, &f, &input);
-                        recorder.log(c.kind, process, &f, c.value, c.error);
-                        if c.kind == EventType::Ok {
-                            acked.fetch_add(1, Ordering::SeqCst);
-                        }
-                        if c.kind == EventType::Info {
-                            // This process may still have an operation in flight: retire it.
-                            process += opts.concurrency;
-                            client.disconnect();
-                        }
-                    }
-                })
-            })
-            .collect();
+        let ctx = worker::Shared {
+            opts,
+            workload: workload.as_ref(),
+            cluster: &cluster,
+            recorder: &recorder,
+            seq: &seq,
+            acked: &acked,
+            start,
+        };
+        let workers: Vec<_> = (0..opts.concurrency).map(|w| s.spawn(move || worker::run(ctx, w))).collect();
         for w in workers {
             let _ = w.join();
         }
         stop_nemesis.store(true, Ordering::SeqCst);
-        let nemesis_log = nem.join().unwrap_or_default();
+        let nemesis_out = nem.join().unwrap_or_default();
         stop_watchdog.store(true, Ordering::SeqCst);
-        (nemesis_log, dog.join().unwrap_or_default())
+        (nemesis_out, dog.join().unwrap_or_default())
     });
 
     // Heal everything the schedule may have left broken, then take the final reads.
-    let mut log = nemesis_log;
+    let mut log = nemesis_out.log;
     log.extend(watchdog_log);
     log.sort_by_key(|l| l.at_ms);
-    {
-        let mut node = cluster.nodes[0].lock().expect("node lock");
-        let at_ms = start.elapsed().as_millis() as u64;
-        if let Some(status) = node.unexpected_exit() {
-            let detail = format!("the server exited by itself ({status})");
-            log.push(LogEntry { at_ms, node: node.name.clone(), action: "crashed".into(), ok: false, detail });
-        }
-        if node.is_paused() {
-            let r = node.resume();
-            log.push(LogEntry {
-                at_ms,
-                node: node.name.clone(),
-                action: "resume".into(),
-                ok: r.is_ok(),
-                detail: r.err().unwrap_or_default(),
-            });
-        }
-        if !node.is_running() {
-            let r = node.start().and_then(|_| node.wait_ready(restart_timeout));
-            log.push(LogEntry {
-                at_ms,
-                node: node.name.clone(),
-                action: "restart".into(),
-                ok: r.is_ok(),
-                detail: r.err().unwrap_or_default(),
-            });
-        }
-        cluster.proxies[0].set_mode(Mode::Normal);
-    }
+    heal_everything(&cluster, start, &mut log);
     let history_so_far = pair(&recorder.events()).unwrap_or_default();
     let final_process = opts.concurrency * 1_000_000;
-    let mut client = Client::new(addr, Duration::from_secs(5));
+    let mut client = Client::new(cluster.client_addr(cluster.primary()), Duration::from_secs(5));
     for (i, (f, input)) in workload.final_ops(&history_so_far).into_iter().enumerate() {
         let mut process = final_process + i as u64 * 100;
         for _attempt in 0..20 {
@@ -415,6 +388,16 @@ pub fn run(opts: &RunOptions) -> Result<i32, String> {
         }
     }
     let elapsed_ms = start.elapsed().as_millis() as u64;
+    // Replicas must catch up with the primary and then hold exactly its data.
+    let mut final_states = None;
+    if cluster.replicated() {
+        let caught_up = topology::wait_caught_up(&cluster, Duration::from_secs(20));
+        run_json.push(("caught_up".into(), Json::str(caught_up.clone().unwrap_or_else(|e| e))));
+        match topology::dump_all(&cluster) {
+            Ok(states) => final_states = Some((caught_up, states)),
+            Err(e) => run_json.push(("final_states_error".into(), Json::str(e))),
+        }
+    }
     for n in &cluster.nodes {
         n.lock().expect("node lock").stop();
     }
@@ -430,9 +413,23 @@ pub fn run(opts: &RunOptions) -> Result<i32, String> {
         workload.as_ref(),
         &events,
         Duration::from_secs(opts.check_budget_s),
-        CrashInfo { crashes: &crashes, op_timeout_ns: opts.op_timeout_ms * 1_000_000, durable: opts.durable },
+        CrashInfo { crashes: &crashes, op_timeout_ns: opts.op_timeout_ms * 1_000_000, durable },
     );
     let mut res = res;
+    if snapshots {
+        let recoveries = &nemesis_out.recoveries;
+        run_json.push(("recoveries".into(), Json::Arr(recoveries.iter().map(Recovery::to_json).collect())));
+        state_checks::merge(&mut res, state_checks::check_recoveries(workload.as_ref(), &ops, recoveries, &crashes));
+    }
+    if let Some((caught_up, states)) = final_states {
+        run_json.push(("final_states".into(), state_checks::states_to_json(&states)));
+        let mut conv = state_checks::check_converged(&states);
+        if let Err(e) = caught_up {
+            conv.validity = conv.validity.and(Validity::Unknown);
+            conv.summary.push_str(&format!("\n  {e}"));
+        }
+        state_checks::merge(&mut res, conv);
+    }
     if !crashed.is_empty() {
         res.validity = Validity::Invalid;
         res.anomalies.push("server-crashed".into());
@@ -461,24 +458,51 @@ pub fn run(opts: &RunOptions) -> Result<i32, String> {
     Ok(exit_code(res.validity))
 }
 
+/// After the run: thaw, restart (replicas re-follow) and reconnect every node.
+fn heal_everything(cluster: &Cluster, start: Instant, log: &mut Vec<LogEntry>) {
+    for i in 0..cluster.nodes.len() {
+        let at_ms = start.elapsed().as_millis() as u64;
+        let mut entry = |action: &str, r: Result<String, String>| {
+            let name = cluster.name(i);
+            let (ok, detail) = match r {
+                Ok(d) => (true, d),
+                Err(e) => (false, e),
+            };
+            log.push(LogEntry { at_ms, node: name, action: action.into(), ok, detail });
+        };
+        let (paused, running, exit) = {
+            let mut node = cluster.nodes[i].lock().expect("node lock");
+            (node.is_paused(), node.is_running(), node.unexpected_exit())
+        };
+        if let Some(status) = exit {
+            entry("crashed", Err(format!("the server exited by itself ({status})")));
+        }
+        if paused {
+            entry("resume", cluster.nodes[i].lock().expect("node lock").resume().map(|_| String::new()));
+        }
+        if !running {
+            entry("restart", cluster.restart(i));
+        }
+    }
+    cluster.heal_all();
+}
+
 /// Notices a server that exits by itself (a crash we did not inject), logs it and restarts it
 /// on the same directory so the run can go on.
 fn watchdog(cluster: &Cluster, start: Instant, stop: &AtomicBool, restart_timeout: Duration) -> Vec<LogEntry> {
     let mut log = Vec::new();
+    let now_ms = || start.elapsed().as_millis() as u64;
     while !stop.load(Ordering::SeqCst) {
-        for n in &cluster.nodes {
-            let mut node = n.lock().expect("node lock");
-            if let Some(status) = node.unexpected_exit() {
-                let at_ms = start.elapsed().as_millis() as u64;
-                let detail = format!("the server exited by itself ({status})");
-                log.push(LogEntry { at_ms, node: node.name.clone(), action: "crashed".into(), ok: false, detail });
-                let at_ms = start.elapsed().as_millis() as u64;
-                let r = node.start().and_then(|_| node.wait_ready(restart_timeout));
-                let (ok, detail) = match r {
-                    Ok(d) => (true, format!("answered PING after {} ms", d.as_millis())),
+        for (i, n) in cluster.nodes.iter().enumerate() {
+            let revived =
+                nemesis::revive_if_crashed(&mut n.lock().expect("node lock"), &mut log, &now_ms, restart_timeout);
+            if revived && cluster.replicated() && i != cluster.primary() {
+                let at_ms = now_ms();
+                let (ok, detail) = match cluster.follow_primary(i) {
+                    Ok(d) => (true, d),
                     Err(e) => (false, e),
                 };
-                log.push(LogEntry { at_ms, node: node.name.clone(), action: "restart".into(), ok, detail });
+                log.push(LogEntry { at_ms, node: cluster.name(i), action: "rejoin".into(), ok, detail });
             }
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -522,6 +546,10 @@ pub fn options_from_run_json(j: &Json, store: PathBuf) -> Result<RunOptions, Str
         op_timeout_ms: int("op_timeout_ms")?,
         check_budget_s: int("check_budget_s").unwrap_or(60),
         durable: o.get("durability").and_then(Json::as_str) != Some("none"),
+        replicas: int("replicas").unwrap_or(0),
+        read_from_replicas: o.get("read_from").and_then(Json::as_str) == Some("replicas"),
+        wait: o.get("wait").and_then(Json::as_bool).unwrap_or(false),
+        preload: int("preload").unwrap_or(0),
         server: strs("server")?,
         store,
         schedule: Some(schedule),

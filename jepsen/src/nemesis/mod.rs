@@ -2,13 +2,17 @@
 //! and executed by one thread that logs every action as it really happened.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)] // real-process test tooling: threads and clocks
 
-use crate::harness::node::Node;
+pub mod cluster;
+mod execute;
+mod failover;
+pub mod snapshot;
+
+pub use cluster::Cluster;
+pub use execute::{execute, revive_if_crashed};
+
 use crate::harness::rng::Rng;
 use crate::json::Json;
-use crate::proxy::{Dir, Mode, Proxy};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use crate::proxy::{Dir, Mode};
 
 /// One kind of fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,11 +31,19 @@ pub enum Fault {
     OneWayRequests,
     /// Requests flow (and execute), replies stall.
     OneWayReplies,
+    /// On the primary: BGSAVE while writes go on, then (when the fault ends) kill -9, restart on
+    /// the same directory, read the state it loaded, FLUSHALL, and let clients back in.
+    Snapshot,
+    /// kill -9 the primary, promote the most advanced replica, re-point the rest and the clients;
+    /// the old primary rejoins as a replica when the fault ends.
+    FailoverKill,
+    /// The same with the primary cut off (clients and replication links blackholed) instead.
+    FailoverPartition,
 }
 
 impl Fault {
     /// Every fault, in a fixed order.
-    pub const ALL: [Fault; 7] = [
+    pub const ALL: [Fault; 10] = [
         Fault::Kill,
         Fault::Pause,
         Fault::Blackhole,
@@ -39,6 +51,9 @@ impl Fault {
         Fault::Reset,
         Fault::OneWayRequests,
         Fault::OneWayReplies,
+        Fault::Snapshot,
+        Fault::FailoverKill,
+        Fault::FailoverPartition,
     ];
 
     /// The name used on the command line and in run.json.
@@ -51,6 +66,9 @@ impl Fault {
             Fault::Reset => "reset",
             Fault::OneWayRequests => "one-way-requests",
             Fault::OneWayReplies => "one-way-replies",
+            Fault::Snapshot => "snapshot",
+            Fault::FailoverKill => "failover-kill",
+            Fault::FailoverPartition => "failover-partition",
         }
     }
 
@@ -66,26 +84,32 @@ impl Fault {
             Fault::Reset => Some(Mode::Reset),
             Fault::OneWayRequests => Some(Mode::OneWay(Dir::ToServer)),
             Fault::OneWayReplies => Some(Mode::OneWay(Dir::ToClient)),
-            Fault::Kill | Fault::Pause => None,
+            _ => None,
         }
     }
 }
 
 /// Parses `--nemesis`: a comma-separated list of fault names, or the groups `partition`
-/// (blackhole, delay, reset, both one-way directions), `one-way`, `all` and `none`.
+/// (blackhole, delay, reset, both one-way directions), `one-way`, `failover` (both kinds), `all`
+/// (kill, pause and the network faults: snapshot and failover change what is checked, so they
+/// are asked for by name) and `none`.
 pub fn parse_faults(spec: &str) -> Result<Vec<Fault>, String> {
     let mut out: Vec<Fault> = Vec::new();
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let add: Vec<Fault> = match part {
             "none" => vec![],
-            "all" => Fault::ALL.to_vec(),
+            "all" => Fault::ALL[..7].to_vec(),
+            "failover" => vec![Fault::FailoverKill, Fault::FailoverPartition],
             "partition" => {
                 vec![Fault::Blackhole, Fault::Delay, Fault::Reset, Fault::OneWayRequests, Fault::OneWayReplies]
             }
             "one-way" => vec![Fault::OneWayRequests, Fault::OneWayReplies],
             name => vec![Fault::by_name(name).ok_or_else(|| {
                 let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
-                format!("unknown nemesis {name:?} (known: {}, partition, one-way, all, none)", names.join(", "))
+                format!(
+                    "unknown nemesis {name:?} (known: {}, partition, one-way, failover, all, none)",
+                    names.join(", ")
+                )
             })?],
         };
         for f in add {
@@ -104,7 +128,8 @@ pub struct Planned {
     pub at_ms: u64,
     /// What.
     pub fault: Fault,
-    /// On which node (index into the run's nodes).
+    /// On which node (index into the run's nodes; snapshot and failover act on whichever node is
+    /// the primary when they begin).
     pub node: usize,
     /// How long before it is healed.
     pub duration_ms: u64,
@@ -165,7 +190,8 @@ pub struct LogEntry {
     pub at_ms: u64,
     /// The node's name.
     pub node: String,
-    /// kill, restart, pause, resume, partition:<fault>, heal.
+    /// kill, restart, pause, resume, partition:<fault>, heal, bgsave, recovered, flushall,
+    /// kill-primary, promote, repoint, rejoin.
     pub action: String,
     /// Error text, or details such as how long a restart took.
     pub detail: String,
@@ -186,109 +212,6 @@ impl LogEntry {
     }
 }
 
-/// The shared state the nemesis acts on.
-pub struct Cluster {
-    /// The server processes.
-    pub nodes: Vec<Mutex<Node>>,
-    /// One proxy in front of each node (same index).
-    pub proxies: Vec<Proxy>,
-}
-
-/// Runs `schedule` against `cluster`, relative to `start`, until it ends or `stop` is set; a fault
-/// in progress when `stop` is set is healed at once. Returns the log.
-pub fn execute(
-    cluster: &Cluster,
-    schedule: &[Planned],
-    start: Instant,
-    stop: &AtomicBool,
-    restart_timeout: Duration,
-) -> Vec<LogEntry> {
-    let mut log = Vec::new();
-    let now_ms = || start.elapsed().as_millis() as u64;
-    // Sleeps until `at_ms`; false if stopped first.
-    let wait_until = |at_ms: u64| loop {
-        if stop.load(Ordering::SeqCst) {
-            return false;
-        }
-        let now = now_ms();
-        if now >= at_ms {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis((at_ms - now).min(20)));
-    };
-    for p in schedule {
-        if p.node >= cluster.nodes.len() || !wait_until(p.at_ms) {
-            break;
-        }
-        let mut node = cluster.nodes[p.node].lock().expect("node lock");
-        let name = node.name.clone();
-        if let Some(status) = node.unexpected_exit() {
-            let detail = format!("the server exited by itself ({status}); restarting it");
-            log.push(LogEntry { at_ms: now_ms(), node: name.clone(), action: "crashed".into(), detail, ok: false });
-            let r = node.start().and_then(|_| node.wait_ready(restart_timeout));
-            let (ok, detail) = match r {
-                Ok(d) => (true, format!("answered PING after {} ms", d.as_millis())),
-                Err(e) => (false, e),
-            };
-            log.push(LogEntry { at_ms: now_ms(), node: name.clone(), action: "restart".into(), detail, ok });
-        }
-        // Entries carry the time the action *began*: a kill's entry is before the SIGKILL, a
-        // restart's before the new process was spawned (the epoch checker relies on this).
-        let t0 = now_ms();
-        let mut record = |action: &str, r: Result<String, String>| {
-            let (ok, detail) = match r {
-                Ok(d) => (true, d),
-                Err(e) => (false, e),
-            };
-            log.push(LogEntry { at_ms: t0, node: name.clone(), action: action.to_string(), detail, ok });
-        };
-        match p.fault {
-            Fault::Kill => record("kill", node.kill9().map(|_| String::new())),
-            Fault::Pause => record("pause", node.pause().map(|_| String::new())),
-            f => {
-                cluster.proxies[p.node].set_mode(f.proxy_mode().expect("network fault"));
-                record(&format!("partition:{}", f.name()), Ok(String::new()));
-            }
-        }
-        drop(node);
-        wait_until(p.at_ms + p.duration_ms);
-        let mut node = cluster.nodes[p.node].lock().expect("node lock");
-        let name = node.name.clone();
-        if let Some(status) = node.unexpected_exit() {
-            let detail = format!("the server exited by itself ({status}); restarting it");
-            log.push(LogEntry { at_ms: now_ms(), node: name.clone(), action: "crashed".into(), detail, ok: false });
-            let r = node.start().and_then(|_| node.wait_ready(restart_timeout));
-            let (ok, detail) = match r {
-                Ok(d) => (true, format!("answered PING after {} ms", d.as_millis())),
-                Err(e) => (false, e),
-            };
-            log.push(LogEntry { at_ms: now_ms(), node: name.clone(), action: "restart".into(), detail, ok });
-        }
-        // Entries carry the time the action *began*: a kill's entry is before the SIGKILL, a
-        // restart's before the new process was spawned (the epoch checker relies on this).
-        let t0 = now_ms();
-        let mut record = |action: &str, r: Result<String, String>| {
-            let (ok, detail) = match r {
-                Ok(d) => (true, d),
-                Err(e) => (false, e),
-            };
-            log.push(LogEntry { at_ms: t0, node: name.clone(), action: action.to_string(), detail, ok });
-        };
-        match p.fault {
-            Fault::Kill => {
-                let r = node.start().and_then(|_| node.wait_ready(restart_timeout));
-                record("restart", r.map(|d| format!("answered PING after {} ms", d.as_millis())));
-            }
-            Fault::Pause => record("resume", node.resume().map(|_| String::new())),
-            _ => {
-                cluster.proxies[p.node].set_mode(Mode::Normal);
-                record("heal", Ok(String::new()));
-            }
-        }
-    }
-    log
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,5 +230,9 @@ mod tests {
         assert_eq!(a, back);
         assert!(parse_faults("kill,bogus").is_err());
         assert!(parse_faults("none").unwrap().is_empty());
+        // `all` keeps its old meaning (and its old plans); the new nemeses are asked for by name.
+        assert_eq!(parse_faults("all").unwrap(), Fault::ALL[..7].to_vec());
+        assert_eq!(parse_faults("failover").unwrap(), vec![Fault::FailoverKill, Fault::FailoverPartition]);
+        assert_eq!(parse_faults("snapshot").unwrap(), vec![Fault::Snapshot]);
     }
 }

@@ -65,6 +65,10 @@ impl Workload for Counter {
         }
     }
 
+    fn is_read(&self, f: &str) -> bool {
+        f == "read"
+    }
+
     fn check(&self, ops: &[Op], budget: Duration) -> CheckResult {
         let history = match to_operations(ops, |op| {
             let key = field_str(&op.input, "key")?;

@@ -6,6 +6,7 @@
 pub mod append;
 pub mod counter;
 pub mod mset;
+pub mod recovered;
 pub mod register;
 pub mod set;
 
@@ -17,6 +18,7 @@ use mayfly_jepsen::checker::linearizable::{self, LinearizabilityResult, Options}
 use mayfly_jepsen::checker::report;
 use mayfly_jepsen::checker::Model;
 use mayfly_jepsen::history::{EventType, Operation};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// A verdict.
@@ -145,6 +147,15 @@ pub trait Workload: Send + Sync {
     }
     /// Checks a history.
     fn check(&self, ops: &[Op], budget: Duration) -> CheckResult;
+    /// Whether `f` only reads (`--read-from replicas` sends such operations to a replica).
+    fn is_read(&self, _f: &str) -> bool {
+        false
+    }
+    /// The snapshot-prefix checker's view of the writes `ops` and a recovered state, if this
+    /// workload's values make one (unique values per key).
+    fn snapshot_view(&self, _ops: &[Op], _state: &BTreeMap<String, Json>) -> Option<recovered::SnapshotView> {
+        None
+    }
 }
 
 /// All workloads, by name.

@@ -3,6 +3,7 @@
 //! a torn read shows a mix of values no single MSET produced, and the group's history is then not
 //! linearizable under a model whose state is the whole group.
 
+use super::recovered::{self, SnapshotView};
 use super::{check_linearizable, field_int, field_str, to_operations, CheckResult, Completion, Workload};
 use crate::harness::rng::Rng;
 use crate::harness::Op;
@@ -10,6 +11,7 @@ use crate::json::Json;
 use crate::resp::{args, Client};
 use mayfly_jepsen::checker::models::Keyed;
 use mayfly_jepsen::checker::Model;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The MSET/MGET workload.
@@ -137,6 +139,14 @@ impl Workload for Mset {
             }
             _ => Completion::fail(input, format!("unknown f {f}")),
         }
+    }
+
+    fn is_read(&self, f: &str) -> bool {
+        f == "mget"
+    }
+
+    fn snapshot_view(&self, ops: &[Op], state: &BTreeMap<String, Json>) -> Option<SnapshotView> {
+        Some(recovered::mset_groups(ops, state, &MEMBERS))
     }
 
     fn check(&self, ops: &[Op], budget: Duration) -> CheckResult {

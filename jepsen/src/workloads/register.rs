@@ -2,12 +2,14 @@
 //! linearizability per key. Keys rotate every few hundred operations so that each key's history
 //! stays small enough to search exhaustively.
 
+use super::recovered::{self, SnapshotView};
 use super::{check_linearizable, field_int, field_str, to_operations, CheckResult, Completion, Workload};
 use crate::harness::rng::Rng;
 use crate::harness::Op;
 use crate::json::Json;
 use crate::resp::{args, Client, Resp};
 use mayfly_jepsen::checker::models::{Keyed, RegisterCmd, RegisterModel, RegisterReply, SetCondition};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The register workload.
@@ -68,6 +70,14 @@ impl Workload for Register {
             ("del", Resp::Int(n)) if (0..=1).contains(n) => Ok(Json::Int(*n)),
             _ => Err(format!("{r:?}")),
         })
+    }
+
+    fn is_read(&self, f: &str) -> bool {
+        f == "get"
+    }
+
+    fn snapshot_view(&self, ops: &[Op], state: &BTreeMap<String, Json>) -> Option<SnapshotView> {
+        Some(recovered::register(ops, state))
     }
 
     fn check(&self, ops: &[Op], budget: Duration) -> CheckResult {

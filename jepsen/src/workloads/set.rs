@@ -2,6 +2,7 @@
 //! key once every fault has healed; Jepsen's set checker then says what was lost (acknowledged
 //! but absent: data loss), unexpected, or recovered (indeterminate but present).
 
+use super::recovered::{self, SnapshotView};
 use super::{field_int, field_str, CheckResult, Completion, Validity, Workload};
 use crate::harness::rng::Rng;
 use crate::harness::Op;
@@ -71,6 +72,14 @@ impl Workload for SetWorkload {
 
     fn final_ops(&self, _history: &[Op]) -> Vec<(String, Json)> {
         (0..KEYS).map(|k| ("final-read".to_string(), Json::obj([("key", Json::str(format!("js:{k}")))]))).collect()
+    }
+
+    fn is_read(&self, f: &str) -> bool {
+        f == "read"
+    }
+
+    fn snapshot_view(&self, ops: &[Op], state: &BTreeMap<String, Json>) -> Option<SnapshotView> {
+        Some(recovered::set(ops, state))
     }
 
     fn check(&self, ops: &[Op], _budget: Duration) -> CheckResult {

@@ -129,14 +129,15 @@ pub async fn serve_replica<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
         last_ack_ms: rt.wall_ms(),
     });
     let result = async {
-        let sent = match try_partial(repl, &args) {
+        // `history`: the id the replica was told; if ours moves on, it must reconnect.
+        let (sent, history) = match try_partial(repl, &args) {
             Some(from) => {
                 let replid = repl.journal.backlog.lock().unwrap().replid.clone();
                 let line = if hello.capa_psync2 { format!("+CONTINUE {replid}\r\n") } else { "+CONTINUE\r\n".into() };
                 stream.write_all(line.as_bytes()).await?;
                 repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(replica = %name, "partial resynchronization accepted, continuing from offset {from}");
-                from - 1
+                (from - 1, replid)
             }
             None => {
                 repl.sync_full.fetch_add(1, Ordering::Relaxed);
@@ -148,19 +149,19 @@ pub async fn serve_replica<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
                         String::from_utf8_lossy(args.get(1).map(|b| &b[..]).unwrap_or(b"?")),
                         String::from_utf8_lossy(args.get(2).map(|b| &b[..]).unwrap_or(b"?")));
                 }
-                let (offset, eof_marked) =
+                let (replid, offset, eof_marked) =
                     full_sync(rt, shards, state, stream, &hello, &args, client_id, &name).await?;
                 if eof_marked {
                     // A replica cannot tell the EOF mark from bytes that follow it: the stream
                     // starts once it acknowledges, i.e. has loaded the snapshot (as Redis does).
                     await_first_ack(rt, state, stream, pending, client_id).await?;
                 }
-                offset
+                (offset, replid)
             }
         };
         set_state(repl, client_id, "online");
         tracing::info!(replica = %name, "synchronization succeeded; streaming from offset {sent}");
-        stream_to(rt, state, stream, pending, client_id, sent, (hard, soft, soft_secs), &name).await
+        stream_to(rt, state, stream, pending, client_id, (sent, &history), (hard, soft, soft_secs), &name).await
     }
     .await;
     if let Err(e) = result {
@@ -190,7 +191,7 @@ async fn full_sync<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     args: &[Bytes],
     client_id: u64,
     name: &str,
-) -> io::Result<(u64, bool)> {
+) -> io::Result<(String, u64, bool)> {
     let repl = &state.repl;
     let (dir, diskless) = {
         let c = state.config.read().unwrap();
@@ -250,7 +251,7 @@ async fn full_sync<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     };
     stream.flush().await?;
     tracing::info!(replica = %name, "snapshot of {size} bytes sent");
-    Ok((offset, eof_marked))
+    Ok((replid, offset, eof_marked))
 }
 
 /// Reads from the replica until its first REPLCONF ACK.
@@ -310,14 +311,13 @@ async fn stream_to<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     pending: &mut BytesMut,
     client_id: u64,
-    mut sent: u64,
+    (mut sent, history): (u64, &str),
     (hard, soft, soft_secs): (u64, u64, u64),
     name: &str,
 ) -> io::Result<()> {
     let repl = &state.repl;
     let journal = &repl.journal;
     let mut soft_since: Option<u64> = None;
-    let history = journal.backlog.lock().unwrap().replid.clone();
     let mut args = Vec::new();
     let limits = Limits::default();
     loop {

@@ -117,6 +117,8 @@ check "extract rendered scripts and rules" "$PY" "$DEPLOY/tests/chart_test.py" e
 for s in "$WORK"/extracted/*.sh; do
   [[ -e "$s" ]] && check "bash -n $(basename "$s")" bash -n "$s"
 done
+check "start-mayfly.sh keeps CONFIG REWRITE's flag file, owns role and passwords" \
+  bash "$DEPLOY/tests/start_script_flagfile.sh" "$WORK/extracted/defaults--start-mayfly.sh"
 
 # --- negative tests: broken input must fail ---------------------------------------------------
 expect_failure "broken manifest (ADR's storageClass:) fails kubernetes-validate --strict" \

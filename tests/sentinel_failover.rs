@@ -6,7 +6,10 @@
 //! stale clients must be disconnected), and by host name the way the Helm chart wires it
 //! (Sentinel's resolve-hostnames/announce-hostnames, Mayfly's --replica_announce_ip) with the
 //! primary killed (SIGKILL, then restarted as a primary). One replica has --replica_priority=0,
-//! so Sentinel must promote the other. Skipped, with a note, when redis-sentinel is not installed.
+//! so Sentinel must promote the other. Every node starts from its own --flagfile, so the CONFIG
+//! REWRITE Sentinel sends with each SLAVEOF succeeds and each file ends up naming the node's new
+//! role (a restart keeps Sentinel's decision). Skipped, with a note, when redis-sentinel is not
+//! installed.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod common;
@@ -14,6 +17,7 @@ mod common;
 use common::sentinel::{self, Sentinel, Setup, MASTER_SET};
 use common::Server;
 use redis::Connection;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const KEYS: usize = 200;
@@ -58,6 +62,61 @@ fn follows(port: u16, host: &str, primary: u16) -> Option<()> {
     ok.then_some(())
 }
 
+/// A node's own flag file in a scratch directory, removed when dropped.
+struct FlagFile {
+    dir: PathBuf,
+}
+
+impl FlagFile {
+    fn new(name: &str, flags: &[&str]) -> FlagFile {
+        // Both tests run at once in this process: a counter keeps their directories apart.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("mayfly-sentinel-flags-{}-{n}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = FlagFile { dir };
+        std::fs::write(file.path(), format!("# {name}\n{}\n", flags.join("\n"))).unwrap();
+        file
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join("mayfly.flags")
+    }
+
+    fn flag(&self) -> String {
+        format!("--flagfile={}", self.path().display())
+    }
+
+    fn text(&self) -> String {
+        std::fs::read_to_string(self.path()).unwrap()
+    }
+
+    /// The `replicaof` lines of the file (any spelling Mayfly reads).
+    fn replicaof_lines(&self) -> Vec<String> {
+        let text = self.text();
+        text.lines()
+            .filter(|l| {
+                let name = l.trim_start_matches('-').split('=').next().unwrap_or("").replace('_', "-");
+                name == "replicaof" || name == "slaveof"
+            })
+            .map(String::from)
+            .collect()
+    }
+}
+
+impl Drop for FlagFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// INFO commandstats' `cmdstat_config|rewrite` entry as field -> value, if it was ever called.
+fn config_rewrite_stats(port: u16) -> Option<std::collections::HashMap<String, String>> {
+    let text: String = redis::cmd("INFO").arg("commandstats").query(&mut client(port)?).ok()?;
+    let line = text.lines().find_map(|l| l.strip_prefix("cmdstat_config|rewrite:"))?;
+    Some(line.split(',').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
+}
+
 /// Not 1000: after +switch-master a Sentinel may wait up to its 1 s reconnect period (counted
 /// from its last attempt on the dead primary) before it can PING the new one, while the
 /// down-after clock starts at the switch; with 1000 ms it can call the new primary down and
@@ -97,12 +156,16 @@ fn failover(setup: Setup, fault: Fault) {
     let host = setup.host();
     let announce = format!("--replica_announce_ip={host}");
     let started = Instant::now();
-    let primary = Server::start(&[&announce]);
+    let old_file = FlagFile::new("primary", &[&announce]);
+    let primary = Server::start(&[&old_file.flag()]);
     let old_port = primary.port;
     let replicaof = format!("--replicaof={host}:{old_port}");
     // The second replica may never be promoted: Sentinel must read slave_priority from INFO.
-    let replicas =
-        [Server::start(&[&replicaof, &announce]), Server::start(&[&replicaof, &announce, "--replica_priority=0"])];
+    let files = [
+        FlagFile::new("replica-1", &[&replicaof, &announce]),
+        FlagFile::new("replica-2", &[&replicaof, &announce, "--replica_priority=0"]),
+    ];
+    let replicas = [Server::start(&[&files[0].flag()]), Server::start(&[&files[1].flag()])];
     let expected_new = replicas[0].port;
     let other_port = replicas[1].port;
     let replica_addrs = {
@@ -187,7 +250,7 @@ fn failover(setup: Setup, fault: Fault) {
     // The old primary comes back believing it is the primary; Sentinel demotes it.
     let restarted_at = Instant::now();
     let old = match frozen {
-        None => Server::start_at(old_port, &[&announce]),
+        None => Server::start_at(old_port, &[&old_file.flag()]),
         Some(server) => {
             signal(server.pid(), "-CONT");
             server
@@ -220,6 +283,22 @@ fn failover(setup: Setup, fault: Fault) {
         let log = s.log();
         assert_eq!(log.matches("+switch-master").count(), 1, "exactly one failover:\n{log}");
     }
+
+    // Sentinel's CONFIG REWRITE (inside its MULTI with SLAVEOF) was accepted everywhere...
+    for (port, must_be_called) in [(new_port, true), (other_port, true), (old_port, true)] {
+        let stats = config_rewrite_stats(port);
+        assert!(stats.is_some() || !must_be_called, "CONFIG REWRITE never reached :{port}");
+        if let Some(stats) = stats {
+            assert_eq!(stats.get("failed_calls").map(String::as_str), Some("0"), ":{port} {stats:?}");
+            assert_eq!(stats.get("rejected_calls").map(String::as_str), Some("0"), ":{port} {stats:?}");
+        }
+    }
+    // ...and every file now says what a restart must do: the promoted node is a primary, the
+    // others follow it.
+    assert_eq!(files[0].replicaof_lines(), Vec::<String>::new(), "promoted:\n{}", files[0].text());
+    let follow_new = vec![format!("--replicaof={host}:{new_port}")];
+    assert_eq!(files[1].replicaof_lines(), follow_new, "re-pointed replica:\n{}", files[1].text());
+    assert_eq!(old_file.replicaof_lines(), follow_new, "demoted old primary:\n{}", old_file.text());
     println!(
         "sentinel failover ({fault:?}) via {host}: discovery {discovered:?}, kill -> +switch-master {failover_time:?}, \
          kill -> other replica re-pointed {repointed:?}, back -> old primary following {rejoined:?}, \

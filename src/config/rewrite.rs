@@ -58,6 +58,10 @@ pub fn rewrite(old: &str, store: &ConfigStore) -> String {
         }
         written.push(param.name);
         let value = store.get_str(param.name);
+        if param.name == "replicaof" && value.is_empty() {
+            // A primary's file says nothing about replication, as Redis drops `replicaof`.
+            continue;
+        }
         out.push(format!("--{spelled}={}", shown(&param.kind, value)));
     }
     let defaults = ConfigStore::defaults();
@@ -98,6 +102,19 @@ mod tests {
         );
         // Idempotent: a second rewrite changes nothing.
         assert_eq!(rewrite(&new, &s), new);
+    }
+
+    #[test]
+    fn a_promoted_replica_forgets_its_primary() {
+        let mut s = ConfigStore::defaults();
+        s.set("port", "7000", true).unwrap();
+        s.set("replicaof", "10.0.0.1:6379", true).unwrap();
+        let file = rewrite("--port=7000\n--replicaof=10.0.0.2:6379\n", &s);
+        assert_eq!(file, "--port=7000\n--replicaof=10.0.0.1:6379\n");
+        s.set("replicaof", "", true).unwrap();
+        assert_eq!(rewrite(&file, &s), "--port=7000\n");
+        // A primary that never was a replica gets no line either.
+        assert_eq!(rewrite("--port=7000\n", &s), "--port=7000\n");
     }
 
     #[test]

@@ -84,6 +84,16 @@ async fn set_replica_mode<R: Rt>(rt: &R, shards: &ShardSet, on: bool) {
     }
 }
 
+/// The `replicaof` flag value that restarts this node in its current role: REPLICAOF changes the
+/// role at run time, and CONFIG REWRITE must keep that decision (Redis writes its masterhost).
+pub fn replicaof_flag(role: &Role) -> String {
+    match role {
+        Role::Primary => String::new(),
+        Role::Replica { host, port } if host.contains(':') => format!("[{host}]:{port}"),
+        Role::Replica { host, port } => format!("{host}:{port}"),
+    }
+}
+
 /// Parses `--replicaof`: Dragonfly's `host:port` or Redis's `host port` (empty: none).
 pub fn parse_replicaof(v: &str) -> Result<Option<(String, u16)>, String> {
     let v = v.trim().trim_matches('"').trim_matches('\'').trim();
@@ -104,7 +114,17 @@ pub fn parse_replicaof(v: &str) -> Result<Option<(String, u16)>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_replicaof;
+    use super::{parse_replicaof, replicaof_flag};
+    use crate::replication::Role;
+
+    #[test]
+    fn replicaof_flag_parses_back() {
+        assert_eq!(replicaof_flag(&Role::Primary), "");
+        for host in ["10.0.0.1", "redis-0.svc", "::1"] {
+            let flag = replicaof_flag(&Role::Replica { host: host.into(), port: 6380 });
+            assert_eq!(parse_replicaof(&flag).unwrap(), Some((host.to_string(), 6380)), "{flag}");
+        }
+    }
 
     #[test]
     fn replicaof_forms() {

@@ -57,10 +57,16 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> Repl
             Reply::Ok
         }
         "rewrite" => {
-            let store = ctx.server.config.read().unwrap().clone();
+            let mut store = ctx.server.config.read().unwrap().clone();
             let Some(path) = store.flagfile.clone() else {
                 return Reply::error("ERR The server is running without a config file");
             };
+            // The role as it is now (Sentinel's SLAVEOF inside MULTI is followed by this
+            // rewrite), not as the flags had it at startup.
+            let role = crate::replication::role::replicaof_flag(&ctx.server.repl.role());
+            if let Err(e) = store.set("replicaof", &role, true) {
+                return Reply::error(format!("ERR Rewriting config file: {e}"));
+            }
             match super::config_file::rewrite(ctx.rt, &path, &store).await {
                 Ok(()) => {
                     tracing::info!("CONFIG REWRITE executed with success");

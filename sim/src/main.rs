@@ -14,6 +14,8 @@ mod checkers;
 mod client;
 mod digest;
 mod disk;
+#[cfg(all(test, not(madsim)))]
+mod disk_crosscheck;
 #[cfg(madsim)]
 mod rt;
 #[cfg(madsim)]

@@ -1,7 +1,7 @@
 //! `mayfly-sim`: deterministic simulation of Mayfly. See sim/README.md.
 //!
 //! ```text
-//! mayfly-sim run --seeds A..B [--canary] [--canary-multi] [--canary-snapshot] [--basic]   each seed runs twice; digests must match
+//! mayfly-sim run --seeds A..B [--canary] [--canary-multi] [--canary-snapshot] [--canary-dir-fsync] [--basic]   each seed runs twice; digests must match
 //! mayfly-sim replay --seed S [--trace] [--canary] [--basic]
 //! mayfly-sim canary [--seeds 0..200]                    exits 0 iff the checkers catch every canary
 //! ```
@@ -68,6 +68,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--canary" => out.opts.canary = true,
             "--canary-multi" => out.opts.canary_multi = true,
             "--canary-snapshot" => out.opts.canary_snapshot = true,
+            "--canary-dir-fsync" => out.opts.canary_dir_fsync = true,
             "--extended" => out.opts.extended = true,
             "--basic" => out.opts.extended = false,
             other => return Err(format!("unknown argument `{other}`")),
@@ -87,6 +88,9 @@ fn flags(opts: &Options) -> String {
     }
     if opts.canary_snapshot {
         f.push_str(" --canary-snapshot");
+    }
+    if opts.canary_dir_fsync {
+        f.push_str(" --canary-dir-fsync");
     }
     if !opts.extended {
         f.push_str(" --basic");
@@ -156,7 +160,7 @@ fn replay(seed: u64, opts: &Options) -> ExitCode {
 /// (`mset-no-locks`: atomicity; `multi-no-locks`: atomicity or transactions).
 #[cfg(madsim)]
 fn canary(seeds: Range<u64>, opts: &Options) -> ExitCode {
-    let cases: [(&str, &str, Options, &[&str]); 3] = [
+    let cases: [(&str, &str, Options, &[&str]); 4] = [
         ("mset-no-locks", "--canary", Options { canary: true, ..opts.clone() }, &["atomicity"]),
         (
             "multi-no-locks",
@@ -169,6 +173,12 @@ fn canary(seeds: Range<u64>, opts: &Options) -> ExitCode {
             "--canary-snapshot",
             Options { canary_snapshot: true, ..opts.clone() },
             &["snapshot"],
+        ),
+        (
+            "snapshot-no-dir-fsync",
+            "--canary-dir-fsync",
+            Options { canary_dir_fsync: true, ..opts.clone() },
+            &["lost in a power failure", "vanished in a power failure"],
         ),
     ];
     let mut all_caught = true;

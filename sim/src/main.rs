@@ -1,7 +1,7 @@
 //! `mayfly-sim`: deterministic simulation of Mayfly. See sim/README.md.
 //!
 //! ```text
-//! mayfly-sim run --seeds A..B [--canary] [--canary-multi] [--canary-snapshot] [--basic]   each seed runs twice; digests must match
+//! mayfly-sim run --seeds A..B [--canary] [--canary-multi] [--canary-snapshot] [--canary-dir-fsync] [--basic]   each seed runs twice; digests must match
 //! mayfly-sim run --replication --seeds A..B [--mode stable|crash|promote] [--canary-repl]
 //! mayfly-sim replay --seed S [--trace] [--canary] [--basic] [--replication [--mode M]]
 //! mayfly-sim canary [--seeds 0..200]                    exits 0 iff the checkers catch every canary
@@ -15,6 +15,8 @@ mod checkers;
 mod client;
 mod digest;
 mod disk;
+#[cfg(all(test, not(madsim)))]
+mod disk_crosscheck;
 #[cfg(madsim)]
 mod replication;
 #[cfg(madsim)]
@@ -69,6 +71,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--canary" => out.opts.canary = true,
             "--canary-multi" => out.opts.canary_multi = true,
             "--canary-snapshot" => out.opts.canary_snapshot = true,
+            "--canary-dir-fsync" => out.opts.canary_dir_fsync = true,
             "--extended" => out.opts.extended = true,
             "--basic" => out.opts.extended = false,
             "--replication" => out.opts.replication = true,
@@ -94,6 +97,9 @@ fn flags(opts: &Options) -> String {
     }
     if opts.canary_snapshot {
         f.push_str(" --canary-snapshot");
+    }
+    if opts.canary_dir_fsync {
+        f.push_str(" --canary-dir-fsync");
     }
     if !opts.extended {
         f.push_str(" --basic");
@@ -173,7 +179,7 @@ fn replay(seed: u64, opts: &Options) -> ExitCode {
 /// (`mset-no-locks`: atomicity; `multi-no-locks`: atomicity or transactions).
 #[cfg(madsim)]
 fn canary(seeds: Range<u64>, opts: &Options) -> ExitCode {
-    let cases: [(&str, &str, Options, &[&str]); 4] = [
+    let cases: [(&str, &str, Options, &[&str]); 5] = [
         ("mset-no-locks", "--canary", Options { canary: true, ..opts.clone() }, &["atomicity"]),
         (
             "multi-no-locks",
@@ -192,6 +198,12 @@ fn canary(seeds: Range<u64>, opts: &Options) -> ExitCode {
             "--replication --canary-repl",
             Options { replication: true, canary_repl: true, ..opts.clone() },
             &["atomicity"],
+        ),
+        (
+            "snapshot-no-dir-fsync",
+            "--canary-dir-fsync",
+            Options { canary_dir_fsync: true, ..opts.clone() },
+            &["lost in a power failure", "vanished in a power failure"],
         ),
     ];
     let mut all_caught = true;

@@ -39,6 +39,8 @@ pub struct Options {
     pub canary_multi: bool,
     /// Switch on the `snapshot-no-before-change` canary (no serialize-before-mutate).
     pub canary_snapshot: bool,
+    /// Switch on the `snapshot-no-dir-fsync` canary (saves skip the directory fsync).
+    pub canary_dir_fsync: bool,
     /// Keep every folded event for printing.
     pub trace: bool,
     /// Include commands still being built (INCR, EXPIRE, TTL, ...).
@@ -122,6 +124,9 @@ async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>
     }
     if opts.canary_snapshot {
         faults.insert("snapshot-no-before-change");
+    }
+    if opts.canary_dir_fsync {
+        faults.insert("snapshot-no-dir-fsync");
     }
     let tx_clients = rng.gen_range(2..=3usize);
     let knobs =

@@ -118,6 +118,19 @@ impl Entry {
         unsafe { self.base().add(TAIL_AT).cast::<u64>().read_unaligned() }
     }
 
+    /// Asks the CPU to start loading this entry's node (a hint, no effect on behaviour): a walk
+    /// over many entries is bound by cache misses on their nodes, and overlapping them helps.
+    #[inline]
+    pub fn prefetch(&self) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetching is a hint that never faults, whatever the address; SSE is part
+        // of every x86_64 target.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>(self.base().cast::<i8>());
+        }
+    }
+
     /// Sets the deadline (0 removes it). Adding or removing one rebuilds the node, so a key
     /// without a TTL never carries room for one. The caller recharges the entry.
     pub fn set_expire_at(&mut self, deadline: u64) {

@@ -174,6 +174,33 @@ impl ShardSet {
         out
     }
 
+    /// Runs `f` on every shard of `ids` at once (they work in parallel, each on its own thread)
+    /// and returns the results in the order of `ids`; None if a shard is gone. For work that
+    /// changes no key (nothing of it is recorded for replicas).
+    pub async fn hop_each<R: Rt, T: Send + 'static>(
+        &self,
+        rt: &R,
+        ids: &[usize],
+        f: impl FnOnce(&mut Shard) -> T + Clone + Send + 'static,
+    ) -> Option<Vec<T>> {
+        rt.perturb("hop-send").await;
+        let mut replies = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let (tx, rx) = oneshot::channel();
+            let f = f.clone();
+            if !self.post(id, Box::new(move |sh| drop(tx.send(f(sh))))) {
+                return None;
+            }
+            replies.push(rx);
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for rx in replies {
+            out.push(rx.await.ok()?);
+        }
+        rt.perturb("hop-recv").await;
+        Some(out)
+    }
+
     /// Runs `f` on shard `id` once no transaction holds or awaits a conflicting lock on `keys`.
     /// `home` is the calling thread's own shard: work for it runs inline, with no message.
     #[allow(clippy::too_many_arguments)]

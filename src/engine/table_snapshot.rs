@@ -20,6 +20,9 @@ use bytes::Bytes;
 use foldhash::fast::FixedState;
 use hashbrown::{HashSet, HashTable};
 
+/// How many entries ahead of the one being serialized the walk prefetches.
+const PREFETCH_AHEAD: usize = 8;
+
 /// Turns one entry into bytes, appended to the buffer.
 pub type EntryEncoder = Box<dyn Fn(&mut Vec<u8>, &Entry) + Send>;
 
@@ -88,8 +91,16 @@ impl TableSnapshot {
 
     /// Walks one segment: serializes the entries not yet handled. Returns how many it visited.
     pub(super) fn walk(&mut self, entries: &HashTable<Entry>) -> usize {
+        // Nodes are scattered over the heap: start loading a few entries ahead so their cache
+        // misses overlap instead of coming one after another.
+        let mut ahead = entries.iter();
+        ahead.by_ref().take(PREFETCH_AHEAD).for_each(Entry::prefetch);
+        let check_handled = !self.handled.is_empty();
         for e in entries.iter() {
-            if !self.handled.contains(e.key()) {
+            if let Some(next) = ahead.next() {
+                next.prefetch();
+            }
+            if !check_handled || !self.handled.contains(e.key()) {
                 self.put(e);
             }
         }

@@ -25,6 +25,8 @@ pub struct RdbInfo {
     pub saves: u64,
     pub loaded_keys: u64,
     pub expired_on_load: u64,
+    /// While loading: how far the load has come.
+    pub load_progress: Option<crate::storage::progress::LoadingFields>,
 }
 
 impl RdbInfo {
@@ -45,6 +47,7 @@ impl RdbInfo {
             saves: p.saves.load(Relaxed),
             loaded_keys: p.loaded_keys.load(Relaxed),
             expired_on_load: p.expired_on_load.load(Relaxed),
+            load_progress: p.is_loading().then(|| p.load_progress.fields(now_ms)),
         }
     }
 }
@@ -317,6 +320,14 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
             kv(out, "aof_last_cow_size", 0);
             kv(out, "module_fork_in_progress", 0);
             kv(out, "module_fork_last_cow_size", 0);
+            if let Some(l) = &s.rdb.load_progress {
+                kv(out, "loading_start_time", l.start_time);
+                kv(out, "loading_total_bytes", l.total_bytes);
+                kv(out, "loading_rdb_used_mem", l.rdb_used_mem);
+                kv(out, "loading_loaded_bytes", l.loaded_bytes);
+                kv(out, "loading_loaded_perc", format!("{:.2}", l.loaded_perc));
+                kv(out, "loading_eta_seconds", l.eta_seconds);
+            }
         }
         "stats" => {
             out.push_str("# Stats\r\n");

@@ -185,7 +185,7 @@ async fn load_snapshot<R: Rt>(
     use std::sync::atomic::Ordering;
     let p = &state.persistence;
     let start = rt.now();
-    let out = crate::storage::load::load_file(rt, shards, path, limits).await;
+    let out = crate::storage::load::load_file(rt, shards, path, limits, &p.load_progress).await;
     match out {
         Ok(l) => {
             p.loaded_keys.store(l.keys, Ordering::Relaxed);

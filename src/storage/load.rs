@@ -2,6 +2,7 @@
 //! truncated is never loaded in part: whatever was inserted is cleared again and the caller
 //! decides (refuse to start, or start empty when told to skip it).
 
+use super::progress::LoadProgress;
 use super::rdb::{Decoder, Limits, RdbError, Record};
 use crate::engine::ShardSet;
 use crate::runtime::{DiskFile, OpenMode, Rt};
@@ -98,7 +99,13 @@ async fn flush<R: Rt>(rt: &R, shards: &ShardSet, s: usize, batch: Batch) -> Resu
     Ok(())
 }
 
-async fn insert_all<R: Rt>(rt: &R, shards: &ShardSet, data: &[u8], limits: Limits) -> Result<Loaded, LoadError> {
+async fn insert_all<R: Rt>(
+    rt: &R,
+    shards: &ShardSet,
+    data: &[u8],
+    limits: Limits,
+    progress: Option<&LoadProgress>,
+) -> Result<Loaded, LoadError> {
     let mut d = Decoder::new(data, limits).map_err(LoadError::Rdb)?;
     let n = shards.num_shards();
     let mut batches: Vec<Batch> = (0..n).map(|_| Vec::new()).collect();
@@ -127,9 +134,17 @@ async fn insert_all<R: Rt>(rt: &R, shards: &ShardSet, data: &[u8], limits: Limit
                 out.keys += 1;
                 if batches[s].len() >= BATCH {
                     flush(rt, shards, s, std::mem::take(&mut batches[s])).await?;
+                    if let Some(p) = progress {
+                        p.advance(d.position() as u64);
+                    }
                 }
             }
             Record::Eof => break,
+            Record::Aux(k, v) if &k[..] == b"used-mem" => {
+                if let (Some(p), Some(n)) = (progress, crate::util::parse_i64_strict(&v)) {
+                    p.set_rdb_used_mem(n.max(0) as u64);
+                }
+            }
             Record::Aux(..) | Record::ResizeDb(..) => {}
         }
     }
@@ -138,18 +153,42 @@ async fn insert_all<R: Rt>(rt: &R, shards: &ShardSet, data: &[u8], limits: Limit
             flush(rt, shards, s, b).await?;
         }
     }
+    if let Some(p) = progress {
+        p.advance(data.len() as u64);
+    }
     Ok(out)
 }
 
-/// Loads `path` into the shards. On any error nothing stays loaded.
-pub async fn load_file<R: Rt>(rt: &R, shards: &ShardSet, path: &Path, limits: Limits) -> Result<Loaded, LoadError> {
+/// Loads `path` into the shards, reporting how far it got in `progress`. On any error nothing
+/// stays loaded.
+pub async fn load_file<R: Rt>(
+    rt: &R,
+    shards: &ShardSet,
+    path: &Path,
+    limits: Limits,
+    progress: &LoadProgress,
+) -> Result<Loaded, LoadError> {
+    // The size is known once the file is read (the loading_* fields show 0 until then).
+    let started = rt.wall_ms();
+    progress.begin(started, 0);
     let data = read_all(rt, path).await.map_err(LoadError::Io)?;
-    load_bytes(rt, shards, &data, limits).await
+    progress.begin(started, data.len() as u64);
+    load_checked(rt, shards, &data, limits, Some(progress)).await
 }
 
 /// Loads a whole RDB held in memory (a replica's full sync). On any error nothing stays loaded.
 pub async fn load_bytes<R: Rt>(rt: &R, shards: &ShardSet, data: &[u8], limits: Limits) -> Result<Loaded, LoadError> {
-    let out = insert_all(rt, shards, data, limits).await;
+    load_checked(rt, shards, data, limits, None).await
+}
+
+async fn load_checked<R: Rt>(
+    rt: &R,
+    shards: &ShardSet,
+    data: &[u8],
+    limits: Limits,
+    progress: Option<&LoadProgress>,
+) -> Result<Loaded, LoadError> {
+    let out = insert_all(rt, shards, data, limits, progress).await;
     if out.is_err() {
         for s in 0..shards.num_shards() {
             shards.hop(rt, s, |sh| sh.dbs.iter_mut().for_each(|d| d.clear())).await;

@@ -2,6 +2,7 @@
 //! start (`load`).
 
 pub mod load;
+pub mod progress;
 pub mod rdb;
 pub mod schedule;
 pub mod snapshot;
@@ -25,6 +26,8 @@ pub struct Persistence {
     pub saves: AtomicU64,
     pub loaded_keys: AtomicU64,
     pub expired_on_load: AtomicU64,
+    /// How far the load at start has come (INFO's loading_* fields).
+    pub load_progress: progress::LoadProgress,
 }
 
 impl Persistence {

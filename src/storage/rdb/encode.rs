@@ -52,17 +52,35 @@ pub fn put_string(out: &mut Vec<u8>, s: &[u8]) {
             }
         }
     }
-    if s.len() > 20 {
-        if let Some(c) = lzf::compress(s, s.len() - 4) {
-            out.push(0xC3);
-            put_len(out, c.len() as u64);
-            put_len(out, s.len() as u64);
-            out.extend_from_slice(&c);
-            return;
-        }
+    if s.len() > 20 && put_compressed(out, s) {
+        return;
     }
     put_len(out, s.len() as u64);
     out.extend_from_slice(s);
+}
+
+thread_local! {
+    /// Compression scratch (output, match table), reused for every string of a snapshot.
+    static LZF_SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// `s` LZF-compressed, as rdbSaveLzfStringObject writes it, when that saves at least 4 bytes.
+fn put_compressed(out: &mut Vec<u8>, s: &[u8]) -> bool {
+    LZF_SCRATCH.with(|scratch| {
+        let (buf, table) = &mut *scratch.borrow_mut();
+        let fits = lzf::compress_into(s, s.len() - 4, buf, table);
+        if fits {
+            out.push(0xC3);
+            put_len(out, buf.len() as u64);
+            put_len(out, s.len() as u64);
+            out.extend_from_slice(buf);
+        }
+        if buf.capacity() > 1 << 20 {
+            // One huge value must not keep its scratch for the thread's life.
+            *buf = Vec::new();
+        }
+        fits
+    })
 }
 
 fn put_str_value(out: &mut Vec<u8>, s: &StrValue) {

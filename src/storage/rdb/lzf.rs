@@ -21,12 +21,22 @@ fn flush_literals(out: &mut Vec<u8>, lit: &[u8]) {
 }
 
 /// Compresses `input`; `None` unless the result is at most `max_out` bytes.
+#[cfg(test)]
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(max_out.min(input.len()));
+    compress_into(input, max_out, &mut out, &mut Vec::new()).then_some(out)
+}
+
+/// Compresses `input` into `out` (cleared first), using `table` as the match table (reused
+/// between calls so a snapshot of millions of strings allocates nothing per string). False,
+/// with `out` unspecified, when the result would be longer than `max_out` bytes.
+pub fn compress_into(input: &[u8], max_out: usize, out: &mut Vec<u8>, table: &mut Vec<u32>) -> bool {
+    out.clear();
     // A table sized to the input: a snapshot compresses millions of short strings, and zeroing
     // a full 16k-slot table for each cost more than the compression itself.
     let bits = (input.len().next_power_of_two().trailing_zeros() + 1).clamp(4, HASH_BITS);
-    let mut table = vec![0u32; 1 << bits];
+    table.clear();
+    table.resize(1 << bits, 0);
     let mut lit_start = 0;
     let mut ip = 0;
     while ip + 2 < input.len() {
@@ -37,7 +47,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
             let r = cand - 1;
             let off = ip - r - 1;
             if off < MAX_OFF && input[r..r + 3] == input[ip..ip + 3] {
-                flush_literals(&mut out, &input[lit_start..ip]);
+                flush_literals(out, &input[lit_start..ip]);
                 let max_len = (input.len() - ip).min(MAX_REF);
                 let mut len = 3;
                 while len < max_len && input[r + len] == input[ip + len] {
@@ -54,15 +64,15 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
                 ip += len;
                 lit_start = ip;
                 if out.len() > max_out {
-                    return None;
+                    return false;
                 }
                 continue;
             }
         }
         ip += 1;
     }
-    flush_literals(&mut out, &input[lit_start..]);
-    (out.len() <= max_out).then_some(out)
+    flush_literals(out, &input[lit_start..]);
+    out.len() <= max_out
 }
 
 /// Decompresses `input` into exactly `out_len` bytes; `None` when the stream is malformed.

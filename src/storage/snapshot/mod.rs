@@ -19,9 +19,11 @@
 //!   SELECTDB + RESIZEDB section per non-empty db, EXPIRETIME_MS + entries, EOF, CRC64) in
 //!   chunks of about `CHUNK` bytes, then `None`.
 //! - `SnapshotStream::set_pace(duty)` (0 < duty <= 1) lets the background walk use about that
-//!   share of each shard's time, sleeping after each step in proportion to how long the step's
-//!   round trip took (so it backs off further when shards are busy). SAVE runs at full speed;
-//!   BGSAVE at `BACKGROUND_DUTY`. Writes are never throttled: they serialize what they touch.
+//!   share of each shard's time while clients are being served, resting after each round in
+//!   proportion to how long the round took (so it backs off further when shards are busy); with
+//!   no commands run since the last round it does not rest. Each round steps every shard still
+//!   walking at once, so the shards walk in parallel. SAVE runs at full speed; BGSAVE at
+//!   `BACKGROUND_DUTY`. Writes are never throttled: they serialize what they touch.
 //! - Only one snapshot runs at a time: `start` waits for a running one to end (the stream holds
 //!   `ShardSet::snapshot_slot`). Dropping a stream early (a write failed, the replica went away)
 //!   ends the snapshot on every shard and frees its buffers.
@@ -73,8 +75,11 @@ pub struct SnapshotStream<'a, R: Rt> {
     /// The db whose section is being written, and the shards still to finish for it.
     db: usize,
     section: Option<Vec<usize>>,
-    turn: usize,
     duty: f64,
+    /// Whether the walked shards' threads ran commands between the last two rounds, and how
+    /// many they had run by the last one.
+    clients_active: bool,
+    served: u64,
     /// When the walk last finished resting (pacing counts all work since then as busy).
     rested: std::time::Duration,
     _slot: tokio::sync::OwnedMutexGuard<()>,
@@ -152,8 +157,9 @@ pub async fn start<'a, R: Rt, T>(
         dirty,
         db: 0,
         section: None,
-        turn: 0,
         duty: 1.0,
+        clients_active: true,
+        served: 0,
         rested: rt.now(),
         _slot: slot,
     };
@@ -196,24 +202,29 @@ impl<R: Rt> SnapshotStream<'_, R> {
                 self.db += 1;
                 continue;
             }
-            // Round-robin over the shards, so no shard's buffer grows while another is walked.
-            let at = self.turn % remaining.len();
+            // Every shard still walking this db takes one step at once, each on its own thread;
+            // their records go out in shard order (any order of records is a valid file).
             self.rt.perturb("snapshot-step").await;
             let (id, db) = (self.id, self.db);
-            if self.duty < 1.0 {
-                // Busy since the last rest: the previous step, checksumming, handing out chunks.
+            if self.duty < 1.0 && self.clients_active {
+                // Clients are being served: rest in proportion to the time busy since the last
+                // rest (the steps' round trip, checksumming, handing out chunks). A server with
+                // no clients is walked at full speed.
                 let busy = self.rt.now().saturating_sub(self.rested);
                 self.rt.sleep(busy.mul_f64((1.0 - self.duty) / self.duty)).await;
-                self.rested = self.rt.now();
             }
-            let (bytes, complete) =
-                self.shards.hop(&self.rt, remaining[at], move |sh| step(sh, id, db)).await.ok_or_else(gone)?;
-            enc.raw(&bytes);
-            if complete {
-                remaining.remove(at);
-            } else {
-                self.turn += 1;
+            self.rested = self.rt.now();
+            let steps = self.shards.hop_each(&self.rt, remaining, move |sh| step(sh, id, db)).await.ok_or_else(gone)?;
+            let mut served = 0;
+            for (bytes, _, commands) in &steps {
+                enc.raw(bytes);
+                served += commands;
             }
+            // Commands run on the walked shards' threads since the previous round.
+            self.clients_active = served != self.served;
+            self.served = served;
+            let mut done = steps.iter().map(|(_, complete, _)| *complete);
+            remaining.retain(|_| !done.next().unwrap_or(false));
         }
     }
 
@@ -225,16 +236,18 @@ impl<R: Rt> SnapshotStream<'_, R> {
 
 /// One hop of the walk on a shard: serializes about `STEP_ENTRIES` entries of `db` as of the
 /// cut and hands out what its table buffered. True once that table is done (its state is gone).
-fn step(sh: &mut crate::engine::Shard, id: u64, db: usize) -> (Vec<u8>, bool) {
+/// Also the commands this shard's thread has run so far (how the walk tells clients are busy).
+fn step(sh: &mut crate::engine::Shard, id: u64, db: usize) -> (Vec<u8>, bool, u64) {
+    let commands = sh.stats.commands_processed;
     let found =
         sh.dbs.iter_mut().map(|d| &mut d.table).find(|t| t.snapshot().is_some_and(|s| s.id == id && s.db == db));
-    let Some(table) = found else { return (Vec::new(), true) };
+    let Some(table) = found else { return (Vec::new(), true, commands) };
     let complete = table.snapshot_step(STEP_ENTRIES);
     let bytes = table.snapshot_mut().map(|s| s.take_output()).unwrap_or_default();
     if complete {
         table.end_snapshot(id);
     }
-    (bytes, complete)
+    (bytes, complete, commands)
 }
 
 impl<R: Rt> Drop for SnapshotStream<'_, R> {

@@ -189,9 +189,11 @@ async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>
             })
             .build();
     }
+    let server_addr = SocketAddr::new(IpAddr::V4(SERVER_IP), PORT);
+    let type_clients = crate::workloads::types_start::spawn(&mut rng, &router, server_addr, skew, &digest, &tx);
     drop(tx);
     let wait = async {
-        for _ in 0..clients + tx_clients {
+        for _ in 0..clients + tx_clients + type_clients {
             match rx.recv().await {
                 Some(Ok(())) => {}
                 Some(Err(e)) => return Some(e),

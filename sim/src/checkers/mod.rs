@@ -2,6 +2,9 @@
 //! clear message; the scenario stops the seed and reports it.
 
 pub mod atomicity;
+pub mod blocking;
 pub mod counters;
 pub mod model;
 pub mod transactions;
+pub mod types_model;
+pub mod types_tx;

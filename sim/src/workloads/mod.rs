@@ -3,3 +3,6 @@
 
 pub mod strings;
 pub mod transactions;
+pub mod types;
+pub mod types_start;
+pub mod types_tx;

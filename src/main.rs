@@ -4,10 +4,12 @@ use mayfly::config::{parse_command_line, FlagError};
 use mayfly::runtime::TokioRt;
 use std::process::ExitCode;
 
+mod allocator;
+
 /// jemalloc: little fragmentation under churn, and statistics for INFO memory and for keeping
-/// the process within `maxmemory`.
+/// the process within `maxmemory`. Built with an 8-byte quantum (see `allocator`).
 #[global_allocator]
-static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static ALLOC: allocator::Jemalloc8 = allocator::Jemalloc8;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -207,3 +207,42 @@ fn slow_subscriber_is_disconnected_at_the_output_limit() {
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(admin.call(&["PUBSUB", "NUMSUB", "flood"]), V::arr(vec![V::bulk("flood"), V::Int(0)]));
 }
+
+#[test]
+fn new_key_event_comes_first_for_every_type() {
+    let s = server();
+    let mut admin = Resp::connect(s.port);
+    assert_eq!(admin.call(&["CONFIG", "SET", "notify-keyspace-events", "KEAn"]), V::Simple("OK".into()));
+    let mut c = Resp::connect(s.port);
+    assert_eq!(c.call(&["PSUBSCRIBE", "__keyevent@0__:*"]), push3("psubscribe", "__keyevent@0__:*", 1));
+    let writes: &[(&[&str], &str)] = &[
+        (&["SET", "str", "v"], "set"),
+        (&["HSET", "hash", "f", "v"], "hset"),
+        (&["LPUSH", "list", "a"], "lpush"),
+        (&["SADD", "set", "m"], "sadd"),
+        (&["ZADD", "zset", "1", "m"], "zadd"),
+        (&["PFADD", "hll", "x"], "pfadd"),
+        (&["SETBIT", "bits", "3", "1"], "setbit"),
+        (&["SUNIONSTORE", "union", "set"], "sunionstore"),
+    ];
+    for (cmd, _) in writes {
+        assert!(!matches!(admin.call(cmd), V::Err(_)), "{cmd:?}");
+    }
+    // Writing existing keys again is no `new`.
+    assert_eq!(admin.call(&["HSET", "hash", "g", "w"]), V::Int(1));
+    assert_eq!(admin.call(&["SADD", "set", "n"]), V::Int(1));
+    let pm = |ev: &str, key: &str| {
+        V::arr(vec![
+            V::bulk("pmessage"),
+            V::bulk("__keyevent@0__:*"),
+            V::bulk(&format!("__keyevent@0__:{ev}")),
+            V::bulk(key),
+        ])
+    };
+    for (cmd, ev) in writes {
+        assert_eq!(c.read(), pm("new", cmd[1]), "{cmd:?}");
+        assert_eq!(c.read(), pm(ev, cmd[1]), "{cmd:?}");
+    }
+    assert_eq!(c.read(), pm("hset", "hash"));
+    assert_eq!(c.read(), pm("sadd", "set"));
+}

@@ -242,7 +242,7 @@ async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>
         handle
             .create_node()
             .name(name)
-            .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 3, i as u8 + 1)))
+            .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 5, i as u8 + 1)))
             .init(move || {
                 let (sh, tx) = (sh.clone(), tx.clone());
                 async move {
@@ -252,9 +252,11 @@ async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>
             })
             .build();
     }
+    let server_addr = SocketAddr::new(IpAddr::V4(SERVER_IP), PORT);
+    let type_clients = crate::workloads::types_start::spawn(&mut rng, &router, server_addr, skew, &digest, &tx);
     drop(tx);
     let wait = async {
-        for _ in 0..clients + tx_clients + 2 {
+        for _ in 0..clients + tx_clients + 2 + type_clients {
             match rx.recv().await {
                 Some(Ok(())) => {}
                 Some(Err(e)) => return Some(e),

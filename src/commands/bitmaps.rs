@@ -180,7 +180,6 @@ fn put_back(sh: &mut Shard, db: usize, key: &[u8], t: Target) {
         }
     } else {
         sh.dbs[db].set(Bytes::copy_from_slice(key), v, 0);
-        sh.notify(db, class::NEW, "new", key);
     }
 }
 
@@ -360,9 +359,6 @@ fn store_result(sh: &mut Shard, db: usize, dst: &[u8], out: Vec<u8>) -> Reply {
         return Reply::Int(0);
     }
     sh.dbs[db].set(Bytes::copy_from_slice(dst), Value::Str(StrValue::from_vec(out)), 0);
-    if !existed {
-        sh.notify(db, class::NEW, "new", dst);
-    }
     sh.notify(db, class::STRING, "set", dst);
     Reply::Int(n)
 }
@@ -650,8 +646,8 @@ mod tests {
     #[test]
     fn setbit_keeps_the_ttl_and_notifies_only_changes() {
         let mut sh = shard();
-        sh.config.notify = NotifyFlags::parse("KEAn").unwrap();
-        sh.dbs[0].set(Bytes::from_static(b"k"), Value::Str(StrValue::from_bytes(b"\x00")), u64::MAX - 1);
+        sh.set_notify(NotifyFlags::parse("KEAn").unwrap());
+        sh.dbs[0].set_quietly(Bytes::from_static(b"k"), Value::Str(StrValue::from_bytes(b"\x00")), u64::MAX - 1);
         sh.events.clear();
         assert_eq!(call(&mut sh, setbit, &["setbit", "k", "0", "0"]), Reply::Int(0));
         assert!(sh.events.is_empty(), "no change, no event");
@@ -884,7 +880,7 @@ mod tests {
     #[test]
     fn bitfield_notifies_only_changes() {
         let mut sh = shard();
-        sh.config.notify = NotifyFlags::parse("KEAn").unwrap();
+        sh.set_notify(NotifyFlags::parse("KEAn").unwrap());
         let events = |sh: &mut Shard| sh.events.drain(..).map(|e| e.event).collect::<Vec<_>>();
         bf(&mut sh, &["set", "i5", "0", "0"]);
         assert_eq!(events(&mut sh), vec!["new", "setbit"]);

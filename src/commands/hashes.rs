@@ -588,7 +588,7 @@ pub(super) mod tests {
     #[test]
     fn hdel_removes_the_key_and_notifies() {
         let mut sh = shard();
-        sh.config.notify = crate::engine::notify::NotifyFlags::parse("KEA").unwrap();
+        sh.set_notify(crate::engine::notify::NotifyFlags::parse("KEA").unwrap());
         call(&mut sh, hset, &["hset", "h", "a", "1", "b", "2"]);
         assert_eq!(call(&mut sh, hdel, &["hdel", "h", "a", "zz"]), Reply::Int(1));
         assert_eq!(call(&mut sh, hdel, &["hdel", "h", "zz"]), Reply::Int(0));

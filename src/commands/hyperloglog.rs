@@ -105,7 +105,6 @@ fn edit<T>(v: &mut Value, f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
 
 fn store_new(sh: &mut Shard, db: usize, key: &[u8], bytes: Vec<u8>) {
     sh.dbs[db].set(Bytes::copy_from_slice(key), Value::Str(StrValue::from_vec(bytes)), 0);
-    sh.notify(db, class::NEW, "new", key);
 }
 
 /// PFADD key [element ...]

@@ -819,7 +819,7 @@ mod tests {
         assert!(wire(&m, RespVersion::Resp3).starts_with("~4\r\n"));
         assert_eq!(sorted(m), set_of(&["1", "2", "3", "x"]));
         assert_eq!(call(&mut sh, smembers, &["smembers", "nokey"]), Reply::Set(vec![]));
-        sh.config.notify = crate::engine::notify::NotifyFlags::parse("KEA").unwrap();
+        sh.set_notify(crate::engine::notify::NotifyFlags::parse("KEA").unwrap());
         assert_eq!(call(&mut sh, srem, &["srem", "s", "1", "nope", "x"]), Reply::Int(2));
         assert_eq!(call(&mut sh, srem, &["srem", "s", "nope"]), Reply::Int(0));
         assert_eq!(call(&mut sh, srem, &["srem", "s", "2", "3", "4"]), Reply::Int(2));
@@ -988,7 +988,7 @@ mod tests {
     #[test]
     fn smove_on_one_shard() {
         let mut sh = shard();
-        sh.config.notify = crate::engine::notify::NotifyFlags::parse("KEA").unwrap();
+        sh.set_notify(crate::engine::notify::NotifyFlags::parse("KEA").unwrap());
         call(&mut sh, sadd, &["sadd", "a", "1", "2"]);
         call(&mut sh, sadd, &["sadd", "b", "x"]);
         assert_eq!(smove_local(&mut sh, 0, b"a", b"b", b"1"), Reply::Int(1));

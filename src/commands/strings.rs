@@ -317,9 +317,7 @@ fn get(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
 fn set(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {
     if args.len() == 3 {
         // The common form: no options, so nothing to read first.
-        if sh.dbs[db].upsert(&args[1], Value::Str(StrValue::from_bytes(&args[2])), 0).is_none() {
-            sh.notify(db, crate::engine::notify::class::NEW, "new", &args[1]);
-        }
+        sh.dbs[db].upsert(&args[1], Value::Str(StrValue::from_bytes(&args[2])), 0);
         sh.notify(db, crate::engine::notify::class::STRING, "set", &args[1]);
         return Reply::Ok;
     }
@@ -388,14 +386,9 @@ fn expire_unit(opt: &[u8]) -> Option<&'static [u8]> {
     }
 }
 
-/// Stores a string under `key` with the given deadline (0: none); a key that did not exist
-/// raises Redis's `new` event.
+/// Stores a string under `key` with the given deadline (0: none).
 fn put_str(sh: &mut Shard, db: usize, key: &[u8], v: StrValue, expire_at: u64) {
-    let new = sh.dbs[db].table.get(key).is_none();
     sh.dbs[db].set(Bytes::copy_from_slice(key), Value::Str(v), expire_at);
-    if new {
-        sh.notify(db, class::NEW, "new", key);
-    }
 }
 
 /// Replaces the value of a present key in place, keeping its TTL; stores it without one otherwise.

@@ -1735,7 +1735,7 @@ mod tests {
         call(&mut sh, zadd, &["z", "inf", "i"]);
         assert_eq!(call(&mut sh, zincrby, &["z", "-inf", "i"]), err(NAN_SCORE));
         assert_eq!(call(&mut sh, zscore, &["z", "i"]), Reply::Double(f64::INFINITY));
-        sh.config.notify = crate::engine::notify::NotifyFlags::parse("KEA").unwrap();
+        sh.set_notify(crate::engine::notify::NotifyFlags::parse("KEA").unwrap());
         call(&mut sh, zincrby, &["z", "1", "a"]);
         assert_eq!(events(&mut sh), vec!["zincr"]);
     }
@@ -1813,7 +1813,7 @@ mod tests {
     #[test]
     fn removals_and_events() {
         let mut sh = shard();
-        sh.config.notify = crate::engine::notify::NotifyFlags::parse("KEA").unwrap();
+        sh.set_notify(crate::engine::notify::NotifyFlags::parse("KEA").unwrap());
         seed(&mut sh);
         assert_eq!(events(&mut sh), vec!["zadd"]);
         assert_eq!(call(&mut sh, zrem, &["z", "a", "x"]), Reply::Int(1));
@@ -1984,7 +1984,7 @@ mod tests {
     #[test]
     fn store_result_replaces_and_deletes() {
         let mut sh = shard();
-        sh.config.notify = crate::engine::notify::NotifyFlags::parse("KEA").unwrap();
+        sh.set_notify(crate::engine::notify::NotifyFlags::parse("KEA").unwrap());
         let items: Members = vec![(Bytes::from_static(b"a"), 1.0)];
         assert_eq!(store_result(&mut sh, 0, b"d", items, "zunionstore"), Reply::Int(1));
         assert_eq!(store_result(&mut sh, 0, b"d", Vec::new(), "zunionstore"), Reply::Int(0));

@@ -10,11 +10,16 @@ pub struct Db {
     pub table: KeyTable,
     /// (deadline, key) for every key with a TTL, so expiry finds due keys without sampling.
     expires: BTreeSet<(u64, Bytes)>,
+    /// Record keys `set` creates (the `n` notification class is on), for `Shard::notify` to
+    /// announce as Redis's `new` event before the command's own.
+    pub track_new: bool,
+    /// Keys created since the last `notify` on this db (only while `track_new`).
+    pub new_keys: Vec<Bytes>,
 }
 
 impl Db {
     pub fn new(seed: u64) -> Db {
-        Db { table: KeyTable::new(seed), expires: BTreeSet::new() }
+        Db { table: KeyTable::new(seed), expires: BTreeSet::new(), track_new: false, new_keys: Vec::new() }
     }
 
     pub fn len(&self) -> usize {
@@ -50,7 +55,19 @@ impl Db {
     }
 
     /// Stores `value` under `key` with deadline `expire_at` (0 = none), replacing any old value.
+    /// Every key a command creates comes through here (Redis's dbAdd), so this is where its
+    /// `new` event is noted.
     pub fn set(&mut self, key: Bytes, value: Value, expire_at: u64) -> Option<Entry> {
+        let track = self.track_new.then(|| key.clone());
+        let old = self.set_quietly(key, value, expire_at);
+        if let (Some(k), None) = (track, &old) {
+            self.new_keys.push(k);
+        }
+        old
+    }
+
+    /// `set` without a `new` event: loading a snapshot creates keys no client wrote.
+    pub fn set_quietly(&mut self, key: Bytes, value: Value, expire_at: u64) -> Option<Entry> {
         if expire_at != 0 {
             self.expires.insert((expire_at, key.clone()));
         }

@@ -307,14 +307,34 @@ impl Shard {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
+    /// Installs a configuration; keys created from now on are noted for `new` events when the
+    /// `n` class is on.
+    pub fn set_config(&mut self, config: ShardConfig) {
+        let notify = config.notify;
+        self.config = config;
+        self.set_notify(notify);
+    }
+
+    /// Changes `notify-keyspace-events` on this shard.
+    pub fn set_notify(&mut self, flags: super::notify::NotifyFlags) {
+        self.config.notify = flags;
+        let track = flags.wants(class::NEW);
+        for d in &mut self.dbs {
+            d.track_new = track;
+            d.new_keys.clear();
+        }
+    }
+
     /// Every change to a key goes through here: `class` is Redis's notification class
     /// (`notify::class`), `event` Redis's event name ("set", "del", "expire", "hset", ...).
     pub fn notify(&mut self, db: usize, class: u8, event: &'static str, key: &[u8]) {
-        // "new" accompanies the write that created the key: that write is the change (Redis
-        // fires it from dbAdd without touching server.dirty).
-        if class != class::NEW {
-            self.stats.dirty += 1;
+        if !self.dbs[db].new_keys.is_empty() {
+            // Keys this command created come first, as Redis's dbAdd announces them.
+            for k in std::mem::take(&mut self.dbs[db].new_keys) {
+                self.events.push(KeyEvent { db, class: class::NEW, event: "new", key: k });
+            }
         }
+        self.stats.dirty += 1;
         if class == class::EXPIRED || class == class::EVICTED {
             self.propagate_del(db, key);
         }
@@ -401,6 +421,10 @@ impl Shard {
 
     /// Publishes the keyspace events recorded since the last call (after every command or batch).
     pub fn publish_events(&mut self) {
+        if self.config.notify.wants(class::NEW) {
+            // A key created and gone again without a notify (nothing happened to it).
+            self.dbs.iter_mut().for_each(|d| d.new_keys.clear());
+        }
         if self.events.is_empty() {
             return;
         }
@@ -686,7 +710,7 @@ mod watch_tests {
         use super::super::notify::NotifyFlags;
         use super::super::pubsub::{Delivery, Outbox, OutputLimits, SubKind};
         let mut sh = Shard::new(0, 16, 7);
-        sh.config.notify = NotifyFlags::parse("KEA").unwrap();
+        sh.set_notify(NotifyFlags::parse("KEA").unwrap());
         let out = Arc::new(Outbox::new(Arc::new(OutputLimits::default()), Box::new(|| {})));
         sh.pubsub.subscribe(SubKind::Channel, Bytes::from("__keyevent@0__:del"), 1, &out);
         sh.notify(0, class::GENERIC, "del", b"gone");
@@ -699,5 +723,29 @@ mod watch_tests {
                 Bytes::from("gone")
             )]
         );
+    }
+
+    #[test]
+    fn new_keys_are_announced_before_the_command_event_only_when_asked() {
+        use super::super::notify::NotifyFlags;
+        use crate::types::{StrValue, Value};
+        let v = || Value::Str(StrValue::Int(1));
+        let mut sh = Shard::new(0, 16, 7);
+        sh.set_notify(NotifyFlags::parse("KEA").unwrap());
+        sh.dbs[0].set(Bytes::from("a"), v(), 0);
+        assert!(sh.dbs[0].new_keys.is_empty(), "nothing is noted while `n` is off");
+        sh.set_notify(NotifyFlags::parse("KEAn").unwrap());
+        sh.dbs[0].set(Bytes::from("a"), v(), 0);
+        sh.dbs[0].set(Bytes::from("b"), v(), 0);
+        sh.dbs[0].set(Bytes::from("c"), v(), 0);
+        sh.notify(0, class::STRING, "set", b"b");
+        sh.notify(0, class::STRING, "set", b"c");
+        let got: Vec<(&str, &[u8])> = sh.events.iter().map(|e| (e.event, &e.key[..])).collect();
+        assert_eq!(got, vec![("new", &b"b"[..]), ("new", b"c"), ("set", b"b"), ("set", b"c")]);
+        // A key created without any event for it is not announced later.
+        sh.dbs[1].set(Bytes::from("d"), v(), 0);
+        sh.publish_events();
+        sh.notify(1, class::STRING, "set", b"e");
+        assert_eq!(sh.events.iter().map(|e| e.event).collect::<Vec<_>>(), vec!["set"]);
     }
 }

@@ -290,7 +290,21 @@ impl ShardSet {
             }
         }
         per_shard.sort_by_key(|(s, _)| *s);
-        let mut tx = Tx { set: self, rt, txid, shards: Vec::with_capacity(per_shard.len()) };
+        // Until steps say otherwise, the shards written first are released first.
+        let mut written = Vec::new();
+        for (_, k, m) in keys {
+            let s = self.shard_of(k);
+            if *m == Mode::Write && !written.contains(&s) {
+                written.push(s);
+            }
+        }
+        let mut tx = Tx {
+            set: self,
+            rt,
+            txid,
+            shards: Vec::with_capacity(per_shard.len()),
+            stepped: std::sync::Mutex::new(written),
+        };
 
         if self.held {
             tx.shards = per_shard.iter().map(|(s, _)| *s).collect();
@@ -321,6 +335,9 @@ pub struct Tx<'a, R: Rt> {
     rt: &'a R,
     txid: u64,
     shards: Vec<usize>,
+    /// Shards in the order this transaction first wrote keys there (by its key list, then by
+    /// its steps): locks are released in that order (see `Drop`).
+    stepped: std::sync::Mutex<Vec<usize>>,
 }
 
 impl<R: Rt> Tx<'_, R> {
@@ -335,6 +352,12 @@ impl<R: Rt> Tx<'_, R> {
         f: impl FnOnce(&mut Shard) -> T + Send + 'static,
     ) -> Option<T> {
         debug_assert!(self.shards.contains(&id), "a transaction step on a shard it did not lock");
+        {
+            let mut stepped = self.stepped.lock().unwrap_or_else(|e| e.into_inner());
+            if !stepped.contains(&id) {
+                stepped.push(id);
+            }
+        }
         self.set.hop(self.rt, id, f).await
     }
 }
@@ -349,15 +372,28 @@ impl<R: Rt> Drop for Tx<'_, R> {
         if self.set.held {
             return;
         }
-        let txid = self.txid;
-        for &s in &self.shards {
-            self.set.post(
-                s,
-                Box::new(move |sh| {
-                    let runs = sh.locks.release(txid);
-                    sh.run_all(runs);
-                }),
-            );
+        let mut order = std::mem::take(&mut *self.stepped.lock().unwrap_or_else(|e| e.into_inner()));
+        order.extend(self.shards.iter().filter(|s| !order.contains(s)).collect::<Vec<_>>());
+        if let Some(&first) = order.first() {
+            self.set.post(first, release_in_order(self.txid, order));
         }
     }
+}
+
+/// Releases `txid`'s locks on `order[0]`, serves the clients blocked on keys it filled there,
+/// then passes on to the next shard. Clients blocked on several keys are thus served in the
+/// order the transaction made those keys ready, as Redis serves them after EXEC; releasing
+/// everywhere at once would let a later shard serve first.
+fn release_in_order(txid: u64, mut order: Vec<usize>) -> ShardMsg {
+    Box::new(move |sh| {
+        order.remove(0);
+        let runs = sh.locks.release(txid);
+        sh.run_all(runs);
+        sh.after_work();
+        let Some(&next) = order.first() else { return };
+        // Every server shard has its peers; only a lone unit-test shard has none to reach.
+        if let Some(set) = sh.peers.as_ref().and_then(std::sync::Weak::upgrade) {
+            set.post(next, release_in_order(txid, order));
+        }
+    })
 }

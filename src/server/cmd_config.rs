@@ -42,7 +42,7 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> Repl
                     ctx.server.config_replace(new);
                     for s in 0..ctx.shards.num_shards() {
                         let c = shard_config.clone();
-                        ctx.shards.hop(ctx.rt, s, move |sh| sh.config = c).await;
+                        ctx.shards.hop(ctx.rt, s, move |sh| sh.set_config(c)).await;
                     }
                     Reply::Ok
                 }

@@ -248,7 +248,7 @@ async fn shard_main<R: Rt>(
     mut conns: mpsc::UnboundedReceiver<(R::Handoff, SocketAddr)>,
 ) {
     let mut shard = Shard::new(id, shards.dbnum, seed);
-    shard.config = crate::engine::ShardConfig::from_store(&state.config.read().unwrap());
+    shard.set_config(crate::engine::ShardConfig::from_store(&state.config.read().unwrap()));
     shard.peers = Some(Arc::downgrade(&shards));
     shard.mem = shards.mem.clone();
     shard.journal = Some(state.repl.journal.clone());

@@ -87,7 +87,7 @@ async fn flush<R: Rt>(rt: &R, shards: &ShardSet, s: usize, batch: Batch) -> Resu
         .hop(rt, s, move |sh| {
             let mut dups = 0;
             for (db, key, value, exp) in batch {
-                dups += sh.dbs[db].set(key, value, exp).is_some() as usize;
+                dups += sh.dbs[db].set_quietly(key, value, exp).is_some() as usize;
             }
             dups
         })

@@ -3,6 +3,7 @@
 
 pub mod acked_writes;
 pub mod atomicity;
+pub mod blocking;
 pub mod catch_up;
 pub mod convergence;
 pub mod counters;
@@ -11,3 +12,5 @@ pub mod replica_counters;
 pub mod snapshot_cut;
 pub mod timeline;
 pub mod transactions;
+pub mod types_model;
+pub mod types_tx;

@@ -7,3 +7,6 @@ pub mod replicated;
 pub mod snapshots;
 pub mod strings;
 pub mod transactions;
+pub mod types;
+pub mod types_start;
+pub mod types_tx;

@@ -61,13 +61,15 @@ pub fn run_on_shard(
     let dirty = sh.stats.dirty;
     let r = f(sh, db, args);
     sh.no_touch = false;
-    sh.command_done(flags.write, dirty, db, args, &r);
+    sh.command_done(flags.write.then_some(flags.name), dirty, db, args, &r);
     r
 }
 
 /// What `run_on_shard` needs to know of a command, looked up once per request.
 #[derive(Clone, Copy, Debug)]
 pub struct ShardFlags {
+    /// The command table's name (what replication rewrites are keyed on).
+    pub name: &'static str,
     pub denyoom: bool,
     pub write: bool,
     /// The client asked not to touch access times (CLIENT NO-TOUCH).
@@ -77,6 +79,7 @@ pub struct ShardFlags {
 impl ShardFlags {
     pub fn of(spec: &CommandSpec, client_no_touch: bool) -> ShardFlags {
         ShardFlags {
+            name: spec.name,
             denyoom: spec.has_flag("denyoom"),
             write: spec.has_flag("write"),
             no_touch: client_no_touch && spec.name != "touch",

@@ -130,9 +130,22 @@ impl Shard {
 
     /// Ends one command: its own arguments are recorded when it changed something and did not
     /// record itself otherwise, then everything pending is written.
-    pub fn command_done(&mut self, write: bool, dirty_before: u64, db: usize, args: &[Bytes], reply: &Reply) {
-        if write && !std::mem::take(&mut self.rewritten) && self.stats.dirty != dirty_before && self.propagating() {
-            match crate::replication::rewrite::records_for(self, db, args, reply) {
+    /// `write` is the command's table name when it is flagged write.
+    pub fn command_done(
+        &mut self,
+        write: Option<&'static str>,
+        dirty_before: u64,
+        db: usize,
+        args: &[Bytes],
+        reply: &Reply,
+    ) {
+        let Some(name) = write else {
+            self.rewritten = false;
+            self.flush_propagation();
+            return;
+        };
+        if !std::mem::take(&mut self.rewritten) && self.stats.dirty != dirty_before && self.propagating() {
+            match crate::replication::rewrite::records_for(self, name, db, args, reply) {
                 None => self.propagate(db, args.to_vec()),
                 Some(records) => records.into_iter().for_each(|r| self.propagate(db, r)),
             }

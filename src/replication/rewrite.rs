@@ -20,20 +20,20 @@ fn deadline(sh: &Shard, db: usize, key: &[u8]) -> Option<u64> {
 }
 
 /// What to record for a write command that changed data; `None` means its own arguments.
-pub fn records_for(sh: &Shard, db: usize, args: &[Bytes], reply: &Reply) -> Option<Vec<Vec<Bytes>>> {
-    let name = args[0].to_ascii_lowercase();
+/// `name` is the command table's (lowercase) name.
+pub fn records_for(sh: &Shard, name: &str, db: usize, args: &[Bytes], reply: &Reply) -> Option<Vec<Vec<Bytes>>> {
     let key = args.get(1)?.clone();
-    match name.as_slice() {
-        b"expire" | b"pexpire" | b"expireat" | b"pexpireat" => Some(vec![match deadline(sh, db, &key) {
+    match name {
+        "expire" | "pexpire" | "expireat" | "pexpireat" => Some(vec![match deadline(sh, db, &key) {
             Some(at) if at != 0 => vec![b("PEXPIREAT"), key, num(at)],
             Some(_) => return None,
             None => vec![b("DEL"), key],
         }]),
-        b"setex" | b"psetex" => {
+        "setex" | "psetex" => {
             let at = deadline(sh, db, &key)?;
             Some(vec![vec![b("SET"), key, args[3].clone(), b("PXAT"), num(at)]])
         }
-        b"set" => {
+        "set" => {
             let opt = args[3..].iter().position(|a| {
                 let a = a.to_ascii_uppercase();
                 a == b"EX" || a == b"PX" || a == b"EXAT"
@@ -44,7 +44,7 @@ pub fn records_for(sh: &Shard, db: usize, args: &[Bytes], reply: &Reply) -> Opti
             out[4 + opt] = num(at);
             Some(vec![out])
         }
-        b"getex" => {
+        "getex" => {
             if args.len() < 3 {
                 return Some(Vec::new());
             }
@@ -54,16 +54,16 @@ pub fn records_for(sh: &Shard, db: usize, args: &[Bytes], reply: &Reply) -> Opti
                 None => vec![b("DEL"), key],
             }])
         }
-        b"getdel" => Some(vec![vec![b("DEL"), key]]),
-        b"incrbyfloat" => match reply {
+        "getdel" => Some(vec![vec![b("DEL"), key]]),
+        "incrbyfloat" => match reply {
             Reply::Bulk(v) => Some(vec![vec![b("SET"), key, v.clone(), b("KEEPTTL")]]),
             _ => None,
         },
-        b"hincrbyfloat" => match reply {
+        "hincrbyfloat" => match reply {
             Reply::Bulk(v) => Some(vec![vec![b("HSET"), key, args[2].clone(), v.clone()]]),
             _ => None,
         },
-        b"spop" => {
+        "spop" => {
             let members: Vec<Bytes> = match reply {
                 Reply::Bulk(m) => vec![m.clone()],
                 Reply::Array(items) | Reply::Set(items) => items
@@ -87,7 +87,7 @@ pub fn records_for(sh: &Shard, db: usize, args: &[Bytes], reply: &Reply) -> Opti
                     .collect(),
             )
         }
-        b"restore" => {
+        "restore" => {
             let ttl = crate::util::parse_i64_strict(args.get(2)?)?;
             let absttl = args[4..].iter().any(|a| a.eq_ignore_ascii_case(b"ABSTTL"));
             if ttl <= 0 || absttl {
@@ -112,6 +112,12 @@ mod tests {
         s.split(' ').map(|a| Bytes::copy_from_slice(a.as_bytes())).collect()
     }
 
+    fn records_for_text(sh: &Shard, args: &[Bytes], reply: &Reply) -> Option<Vec<Vec<Bytes>>> {
+        let name = String::from_utf8(args[0].to_ascii_lowercase()).unwrap();
+        let spec = crate::commands::lookup(name.as_bytes()).unwrap();
+        records_for(sh, spec.name, 0, args, reply)
+    }
+
     fn text(recs: Option<Vec<Vec<Bytes>>>) -> Vec<String> {
         recs.unwrap()
             .iter()
@@ -123,18 +129,18 @@ mod tests {
     fn relative_times_become_absolute_and_chance_becomes_what_happened() {
         let mut sh = Shard::new(0, 16, 1);
         sh.dbs[0].set(Bytes::from("k"), Value::Str(StrValue::from_bytes(b"v")), 5_000);
-        assert_eq!(text(records_for(&sh, 0, &args("EXPIRE k 10"), &Reply::Int(1))), ["PEXPIREAT k 5000"]);
-        assert_eq!(text(records_for(&sh, 0, &args("set k v NX ex 10"), &Reply::Ok)), ["set k v NX PXAT 5000"]);
-        assert_eq!(text(records_for(&sh, 0, &args("SETEX k 10 v"), &Reply::Ok)), ["SET k v PXAT 5000"]);
-        assert_eq!(text(records_for(&sh, 0, &args("GETEX k PX 5"), &Reply::Nil)), ["PEXPIREAT k 5000"]);
-        assert!(records_for(&sh, 0, &args("SET k v"), &Reply::Ok).is_none());
-        assert_eq!(text(records_for(&sh, 0, &args("EXPIRE gone 10"), &Reply::Int(1))), ["DEL gone"]);
+        assert_eq!(text(records_for_text(&sh, &args("EXPIRE k 10"), &Reply::Int(1))), ["PEXPIREAT k 5000"]);
+        assert_eq!(text(records_for_text(&sh, &args("set k v NX ex 10"), &Reply::Ok)), ["set k v NX PXAT 5000"]);
+        assert_eq!(text(records_for_text(&sh, &args("SETEX k 10 v"), &Reply::Ok)), ["SET k v PXAT 5000"]);
+        assert_eq!(text(records_for_text(&sh, &args("GETEX k PX 5"), &Reply::Nil)), ["PEXPIREAT k 5000"]);
+        assert!(records_for_text(&sh, &args("SET k v"), &Reply::Ok).is_none());
+        assert_eq!(text(records_for_text(&sh, &args("EXPIRE gone 10"), &Reply::Int(1))), ["DEL gone"]);
         let popped = Reply::Array(vec![Reply::Bulk(Bytes::from("a")), Reply::Bulk(Bytes::from("b"))]);
-        assert_eq!(text(records_for(&sh, 0, &args("SPOP s 2"), &popped)), ["SREM s a b"]);
+        assert_eq!(text(records_for_text(&sh, &args("SPOP s 2"), &popped)), ["SREM s a b"]);
         assert_eq!(
-            text(records_for(&sh, 0, &args("INCRBYFLOAT f 0.1"), &Reply::Bulk(Bytes::from("1.1")))),
+            text(records_for_text(&sh, &args("INCRBYFLOAT f 0.1"), &Reply::Bulk(Bytes::from("1.1")))),
             ["SET f 1.1 KEEPTTL"]
         );
-        assert_eq!(text(records_for(&sh, 0, &args("RESTORE k 100 xx"), &Reply::Ok)), ["RESTORE k 5000 xx ABSTTL"]);
+        assert_eq!(text(records_for_text(&sh, &args("RESTORE k 100 xx"), &Reply::Ok)), ["RESTORE k 5000 xx ABSTTL"]);
     }
 }

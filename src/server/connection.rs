@@ -115,24 +115,22 @@ impl<R: Rt> Connection<R> {
                     _ = handle.kill.notified() => break 'conn,
                     _ = self.state.stop_notify.notified() => break 'conn,
                     // Requests first: their replies drain the outbox too, so neither side starves.
-                    r = stream.read_buf(&mut rbuf) => r,
+                    r = stream.read_buf(&mut rbuf) => Woke::Read(r),
+                    // Published messages and MONITOR lines, written while requests keep being read.
                     _ = messages(outbox.as_deref()) => {
-                        // Published messages, written while requests keep being read.
                         self.drain_outbox(&mut wbuf);
-                        let written = tokio::select! {
-                            biased;
-                            _ = handle.kill.notified() => false,
-                            r = write_all(&self.home, &mut stream, &mut wbuf) => r.is_ok(),
-                        };
-                        if !written {
-                            break 'conn;
-                        }
-                        continue 'conn;
+                        Woke::Push
                     }
                     _ = super::monitor::lines_ready(monitor.as_deref()) => {
                         if let Some(feed) = &monitor {
                             feed.drain_into(&mut wbuf);
                         }
+                        Woke::Push
+                    }
+                };
+                let read = match read {
+                    Woke::Read(r) => r,
+                    Woke::Push => {
                         let written = tokio::select! {
                             biased;
                             _ = handle.kill.notified() => false,
@@ -593,6 +591,12 @@ async fn write_all<S: tokio::io::AsyncWrite + Unpin>(
     stream.flush().await?;
     buf.clear();
     Ok(())
+}
+
+/// What woke an idle connection: its socket, or output to push (messages, MONITOR lines).
+enum Woke {
+    Read(std::io::Result<usize>),
+    Push,
 }
 
 /// Resolves when the outbox has messages; never without one.

@@ -7,7 +7,7 @@
 
 use super::errors;
 use super::multikey::MultiKind;
-use super::table::{CommandSpec, KeySpec, Run};
+use super::table::{spec, CommandSpec, KeySpec, Run};
 use super::Ctx;
 use crate::engine::notify::class;
 use crate::engine::{Mode, Shard};
@@ -25,22 +25,9 @@ const ACL_W: &[&str] = &["@write", "@bitmap", "@slow"];
 const ACL_R: &[&str] = &["@read", "@bitmap", "@slow"];
 const ACL_R_FAST: &[&str] = &["@read", "@bitmap", "@fast"];
 
-#[allow(clippy::too_many_arguments)]
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    keys: KeySpec,
-    acl: &'static [&'static str],
-    summary: &'static str,
-    since: &'static str,
-    run: Run,
-) -> CommandSpec {
-    CommandSpec { name, arity, flags, keys, acl, group: "bitmap", summary, since, run }
-}
-
 pub static COMMANDS: &[CommandSpec] = &[
     spec(
+        "bitmap",
         "setbit",
         4,
         W,
@@ -51,6 +38,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Shard(setbit, Mode::Write),
     ),
     spec(
+        "bitmap",
         "getbit",
         3,
         RO_FAST,
@@ -61,6 +49,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Shard(getbit, Mode::Read),
     ),
     spec(
+        "bitmap",
         "bitcount",
         -2,
         RO,
@@ -71,6 +60,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Shard(bitcount, Mode::Read),
     ),
     spec(
+        "bitmap",
         "bitpos",
         -3,
         RO,
@@ -81,6 +71,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Shard(bitpos, Mode::Read),
     ),
     spec(
+        "bitmap",
         "bitop",
         -4,
         W,
@@ -91,6 +82,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Multi(MultiKind::Bitop),
     ),
     spec(
+        "bitmap",
         "bitfield",
         -2,
         W,
@@ -101,6 +93,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Shard(bitfield, Mode::Write),
     ),
     spec(
+        "bitmap",
         "bitfield_ro",
         -2,
         RO_FAST,

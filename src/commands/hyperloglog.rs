@@ -3,7 +3,7 @@
 //! key keeps its TTL.
 
 use super::errors;
-use super::table::{CommandSpec, KeySpec, Run};
+use super::table::{spec, CommandSpec, KeySpec, Run};
 use super::Ctx;
 use crate::engine::notify::class;
 use crate::engine::{Mode, Shard};
@@ -16,61 +16,61 @@ use bytes::Bytes;
 const GROUP: &str = "hyperloglog";
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "pfadd",
-        arity: -2,
-        flags: &["write", "denyoom", "fast"],
-        keys: KeySpec::ONE,
-        acl: &["@write", "@hyperloglog", "@fast"],
-        group: GROUP,
-        summary: "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.",
-        since: "2.8.9",
-        run: Run::Shard(pfadd, Mode::Write),
-    },
-    CommandSpec {
-        name: "pfcount",
-        arity: -2,
-        flags: &["readonly"],
-        keys: KeySpec::ALL,
-        acl: &["@read", "@hyperloglog", "@slow"],
-        group: GROUP,
-        summary: "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).",
-        since: "2.8.9",
-        run: Run::Multi(super::multikey::MultiKind::Hll(HllMulti::Count)),
-    },
-    CommandSpec {
-        name: "pfmerge",
-        arity: -2,
-        flags: &["write", "denyoom"],
-        keys: KeySpec::ALL,
-        acl: &["@write", "@hyperloglog", "@slow"],
-        group: GROUP,
-        summary: "Merges one or more HyperLogLog values into a single key.",
-        since: "2.8.9",
-        run: Run::Multi(super::multikey::MultiKind::Hll(HllMulti::Merge)),
-    },
-    CommandSpec {
-        name: "pfdebug",
-        arity: 3,
-        flags: &["write", "denyoom", "admin"],
-        keys: KeySpec { first: 2, last: 2, step: 1 },
-        acl: &["@write", "@hyperloglog", "@admin", "@slow", "@dangerous"],
-        group: GROUP,
-        summary: "Internal commands for debugging HyperLogLog values.",
-        since: "2.8.9",
-        run: Run::Shard(pfdebug, Mode::Write),
-    },
-    CommandSpec {
-        name: "pfselftest",
-        arity: 1,
-        flags: &["admin"],
-        keys: KeySpec::NONE,
-        acl: &["@hyperloglog", "@admin", "@slow", "@dangerous"],
-        group: GROUP,
-        summary: "An internal command for testing HyperLogLog values.",
-        since: "2.8.9",
-        run: Run::Shard(pfselftest, Mode::Read),
-    },
+    spec(
+        GROUP,
+        "pfadd",
+        -2,
+        &["write", "denyoom", "fast"],
+        KeySpec::ONE,
+        &["@write", "@hyperloglog", "@fast"],
+        "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.",
+        "2.8.9",
+        Run::Shard(pfadd, Mode::Write),
+    ),
+    spec(
+        GROUP,
+        "pfcount",
+        -2,
+        &["readonly"],
+        KeySpec::ALL,
+        &["@read", "@hyperloglog", "@slow"],
+        "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).",
+        "2.8.9",
+        Run::Multi(super::multikey::MultiKind::Hll(HllMulti::Count)),
+    ),
+    spec(
+        GROUP,
+        "pfmerge",
+        -2,
+        &["write", "denyoom"],
+        KeySpec::ALL,
+        &["@write", "@hyperloglog", "@slow"],
+        "Merges one or more HyperLogLog values into a single key.",
+        "2.8.9",
+        Run::Multi(super::multikey::MultiKind::Hll(HllMulti::Merge)),
+    ),
+    spec(
+        GROUP,
+        "pfdebug",
+        3,
+        &["write", "denyoom", "admin"],
+        KeySpec { first: 2, last: 2, step: 1 },
+        &["@write", "@hyperloglog", "@admin", "@slow", "@dangerous"],
+        "Internal commands for debugging HyperLogLog values.",
+        "2.8.9",
+        Run::Shard(pfdebug, Mode::Write),
+    ),
+    spec(
+        GROUP,
+        "pfselftest",
+        1,
+        &["admin"],
+        KeySpec::NONE,
+        &["@hyperloglog", "@admin", "@slow", "@dangerous"],
+        "An internal command for testing HyperLogLog values.",
+        "2.8.9",
+        Run::Shard(pfselftest, Mode::Read),
+    ),
 ];
 
 /// PF* commands whose keys may live on several shards.

@@ -1,7 +1,7 @@
 //! Keyspace commands (Redis's db.c and expire.c): DEL, EXISTS, TTLs, RENAME, SCAN, ...
 
 use super::multikey::{by_shard, MultiKind};
-use super::table::{CommandSpec, KeySpec, Run, ShardFn};
+use super::table::{spec, CommandSpec, KeySpec, Run};
 use super::Ctx;
 use super::{errors, strings};
 use crate::engine::notify::class;
@@ -13,7 +13,8 @@ use crate::util::{glob_match, parse_i64_strict};
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    multi(
+    spec(
+        "generic",
         "del",
         -2,
         W,
@@ -21,9 +22,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_W_SLOW,
         "Deletes one or more keys.",
         "1.0.0",
-        MultiKind::CountKeys(CountOp::Del),
+        Run::Multi(MultiKind::CountKeys(CountOp::Del)),
     ),
-    multi(
+    spec(
+        "generic",
         "unlink",
         -2,
         W_FAST,
@@ -31,9 +33,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_W_FAST,
         "Asynchronously deletes one or more keys.",
         "4.0.0",
-        MultiKind::CountKeys(CountOp::Unlink),
+        Run::Multi(MultiKind::CountKeys(CountOp::Unlink)),
     ),
-    multi(
+    spec(
+        "generic",
         "exists",
         -2,
         RO_FAST,
@@ -41,9 +44,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_R_FAST,
         "Determines whether one or more keys exist.",
         "1.0.0",
-        MultiKind::CountKeys(CountOp::Exists),
+        Run::Multi(MultiKind::CountKeys(CountOp::Exists)),
     ),
-    multi(
+    spec(
+        "generic",
         "touch",
         -2,
         RO_FAST,
@@ -51,92 +55,131 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_R_FAST,
         "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
         "3.2.1",
-        MultiKind::CountKeys(CountOp::Touch),
+        Run::Multi(MultiKind::CountKeys(CountOp::Touch)),
     ),
-    shard(
+    spec(
+        "generic",
         "expire",
         -3,
         W_FAST,
+        KeySpec::ONE,
         ACL_W_FAST,
         "Sets the expiration time of a key in seconds.",
         "1.0.0",
-        expire,
-        Mode::Write,
+        Run::Shard(expire, Mode::Write),
     ),
-    shard(
+    spec(
+        "generic",
         "pexpire",
         -3,
         W_FAST,
+        KeySpec::ONE,
         ACL_W_FAST,
         "Sets the expiration time of a key in milliseconds.",
         "2.6.0",
-        pexpire,
-        Mode::Write,
+        Run::Shard(pexpire, Mode::Write),
     ),
-    shard(
+    spec(
+        "generic",
         "expireat",
         -3,
         W_FAST,
+        KeySpec::ONE,
         ACL_W_FAST,
         "Sets the expiration time of a key to a Unix timestamp.",
         "1.2.0",
-        expireat,
-        Mode::Write,
+        Run::Shard(expireat, Mode::Write),
     ),
-    shard(
+    spec(
+        "generic",
         "pexpireat",
         -3,
         W_FAST,
+        KeySpec::ONE,
         ACL_W_FAST,
         "Sets the expiration time of a key to a Unix milliseconds timestamp.",
         "2.6.0",
-        pexpireat,
-        Mode::Write,
+        Run::Shard(pexpireat, Mode::Write),
     ),
-    shard("ttl", 2, RO_FAST, ACL_R_FAST, "Returns the expiration time in seconds of a key.", "1.0.0", ttl, Mode::Read),
-    shard(
+    spec(
+        "generic",
+        "ttl",
+        2,
+        RO_FAST,
+        KeySpec::ONE,
+        ACL_R_FAST,
+        "Returns the expiration time in seconds of a key.",
+        "1.0.0",
+        Run::Shard(ttl, Mode::Read),
+    ),
+    spec(
+        "generic",
         "pttl",
         2,
         RO_FAST,
+        KeySpec::ONE,
         ACL_R_FAST,
         "Returns the expiration time in milliseconds of a key.",
         "2.6.0",
-        pttl,
-        Mode::Read,
+        Run::Shard(pttl, Mode::Read),
     ),
-    shard(
+    spec(
+        "generic",
         "expiretime",
         2,
         RO_FAST,
+        KeySpec::ONE,
         ACL_R_FAST,
         "Returns the expiration time of a key as a Unix timestamp.",
         "7.0.0",
-        expiretime,
-        Mode::Read,
+        Run::Shard(expiretime, Mode::Read),
     ),
-    shard(
+    spec(
+        "generic",
         "pexpiretime",
         2,
         RO_FAST,
+        KeySpec::ONE,
         ACL_R_FAST,
         "Returns the expiration time of a key as a Unix milliseconds timestamp.",
         "7.0.0",
-        pexpiretime,
-        Mode::Read,
+        Run::Shard(pexpiretime, Mode::Read),
     ),
-    shard("persist", 2, W_FAST, ACL_W_FAST, "Removes the expiration time of a key.", "2.2.0", persist, Mode::Write),
-    shard(
+    spec(
+        "generic",
+        "persist",
+        2,
+        W_FAST,
+        KeySpec::ONE,
+        ACL_W_FAST,
+        "Removes the expiration time of a key.",
+        "2.2.0",
+        Run::Shard(persist, Mode::Write),
+    ),
+    spec(
+        "generic",
         "type",
         2,
         RO_FAST,
+        KeySpec::ONE,
         ACL_R_FAST,
         "Determines the type of value stored at a key.",
         "1.0.0",
-        type_cmd,
-        Mode::Read,
+        Run::Shard(type_cmd, Mode::Read),
     ),
-    shard("move", 3, W_FAST, ACL_W_FAST, "Moves a key to another database.", "1.0.0", move_cmd, Mode::Write),
-    multi(
+    spec(
+        "generic",
+        "move",
+        3,
+        W_FAST,
+        KeySpec::ONE,
+        ACL_W_FAST,
+        "Moves a key to another database.",
+        "1.0.0",
+        Run::Shard(move_cmd, Mode::Write),
+    ),
+    spec(
+        "generic",
         "rename",
         3,
         W,
@@ -144,9 +187,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_W_SLOW,
         "Renames a key and overwrites the destination.",
         "1.0.0",
-        MultiKind::Rename { nx: false },
+        Run::Multi(MultiKind::Rename { nx: false }),
     ),
-    multi(
+    spec(
+        "generic",
         "renamenx",
         3,
         W_FAST,
@@ -154,9 +198,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_W_FAST,
         "Renames a key only when the target key name doesn't exist.",
         "1.0.0",
-        MultiKind::Rename { nx: true },
+        Run::Multi(MultiKind::Rename { nx: true }),
     ),
-    multi(
+    spec(
+        "generic",
         "copy",
         -3,
         &["write", "denyoom"],
@@ -164,9 +209,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_W_SLOW,
         "Copies the value of a key to a new key.",
         "6.2.0",
-        MultiKind::Copy,
+        Run::Multi(MultiKind::Copy),
     ),
-    multi(
+    spec(
+        "generic",
         "keys",
         2,
         RO,
@@ -174,9 +220,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         &["@keyspace", "@read", "@slow", "@dangerous"],
         "Returns all key names that match a pattern.",
         "1.0.0",
-        MultiKind::Keys,
+        Run::Multi(MultiKind::Keys),
     ),
-    multi(
+    spec(
+        "generic",
         "scan",
         -2,
         RO,
@@ -184,9 +231,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_R_SLOW,
         "Iterates over the key names in the database.",
         "2.8.0",
-        MultiKind::Scan,
+        Run::Multi(MultiKind::Scan),
     ),
-    multi(
+    spec(
+        "generic",
         "randomkey",
         1,
         RO,
@@ -194,9 +242,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_R_SLOW,
         "Returns a random key name from the database.",
         "1.0.0",
-        MultiKind::RandomKey,
+        Run::Multi(MultiKind::RandomKey),
     ),
-    multi(
+    spec(
+        "generic",
         "object",
         -2,
         RO,
@@ -204,7 +253,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_R_SLOW,
         "A container for object introspection commands.",
         "2.2.3",
-        MultiKind::Object,
+        Run::Multi(MultiKind::Object),
     ),
 ];
 
@@ -216,44 +265,6 @@ const ACL_W_SLOW: &[&str] = &["@keyspace", "@write", "@slow"];
 const ACL_W_FAST: &[&str] = &["@keyspace", "@write", "@fast"];
 const ACL_R_FAST: &[&str] = &["@keyspace", "@read", "@fast"];
 const ACL_R_SLOW: &[&str] = &["@keyspace", "@read", "@slow"];
-
-#[allow(clippy::too_many_arguments)]
-const fn shard(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl: &'static [&'static str],
-    summary: &'static str,
-    since: &'static str,
-    f: ShardFn,
-    mode: Mode,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        keys: KeySpec::ONE,
-        acl,
-        group: "generic",
-        summary,
-        since,
-        run: Run::Shard(f, mode),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-const fn multi(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    keys: KeySpec,
-    acl: &'static [&'static str],
-    summary: &'static str,
-    since: &'static str,
-    kind: MultiKind,
-) -> CommandSpec {
-    CommandSpec { name, arity, flags, keys, acl, group: "generic", summary, since, run: Run::Multi(kind) }
-}
 
 /// Multi-key commands that count the keys they acted on.
 #[derive(Clone, Copy, Debug)]
@@ -906,7 +917,7 @@ mod tests {
         parts.iter().map(|p| Bytes::copy_from_slice(p.as_bytes())).collect()
     }
 
-    fn call(sh: &mut Shard, f: ShardFn, parts: &[&str]) -> Reply {
+    fn call(sh: &mut Shard, f: crate::commands::table::ShardFn, parts: &[&str]) -> Reply {
         f(sh, 0, &args(parts))
     }
 

@@ -8,7 +8,7 @@
 
 use super::errors;
 use super::multikey::MultiKind;
-use super::table::{CommandSpec, KeySpec, Run, ShardFn};
+use super::table::{spec, CommandSpec, KeySpec, Run};
 use super::Ctx;
 use crate::engine::notify::class;
 use crate::engine::{BlockOp, Mode, Shard, ShardCell, ShardSet, Waiter, WakeMsg};
@@ -48,57 +48,29 @@ const COUNT_POSITIVE: &str = "ERR count should be greater than 0";
 const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
 const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
 
-#[allow(clippy::too_many_arguments)]
-const fn one(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl: &'static [&'static str],
-    summary: &'static str,
-    since: &'static str,
-    f: ShardFn,
-    mode: Mode,
-) -> CommandSpec {
-    CommandSpec { name, arity, flags, keys: KeySpec::ONE, acl, group: "list", summary, since, run: Run::Shard(f, mode) }
-}
-
-#[allow(clippy::too_many_arguments)]
-const fn cross(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    keys: KeySpec,
-    acl: &'static [&'static str],
-    summary: &'static str,
-    since: &'static str,
-    cmd: ListCmd,
-) -> CommandSpec {
-    CommandSpec { name, arity, flags, keys, acl, group: "list", summary, since, run: Run::Multi(MultiKind::List(cmd)) }
-}
-
 pub static COMMANDS: &[CommandSpec] = &[
-    one("lpush", -3, W_FAST_OOM, ACL_W_FAST, "Prepends one or more elements to a list. Creates the key if it doesn't exist.", "1.0.0", lpush, Mode::Write),
-    one("rpush", -3, W_FAST_OOM, ACL_W_FAST, "Appends one or more elements to a list. Creates the key if it doesn't exist.", "1.0.0", rpush, Mode::Write),
-    one("lpushx", -3, W_FAST_OOM, ACL_W_FAST, "Prepends one or more elements to a list only when the list exists.", "2.2.0", lpushx, Mode::Write),
-    one("rpushx", -3, W_FAST_OOM, ACL_W_FAST, "Appends an element to a list only when the list exists.", "2.2.0", rpushx, Mode::Write),
-    one("lpop", -2, W_FAST, ACL_W_FAST, "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", "1.0.0", lpop, Mode::Write),
-    one("rpop", -2, W_FAST, ACL_W_FAST, "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", "1.0.0", rpop, Mode::Write),
-    one("lrange", 4, RO, ACL_R_SLOW, "Returns a range of elements from a list.", "1.0.0", lrange, Mode::Read),
-    one("lindex", 3, RO, ACL_R_SLOW, "Returns an element from a list by its index.", "1.0.0", lindex, Mode::Read),
-    one("lset", 4, W_OOM, ACL_W_SLOW, "Sets the value of an element in a list by its index.", "1.0.0", lset, Mode::Write),
-    one("linsert", 5, W_OOM, ACL_W_SLOW, "Inserts an element before or after another element in a list.", "2.2.0", linsert, Mode::Write),
-    one("llen", 2, RO_FAST, ACL_R_FAST, "Returns the length of a list.", "1.0.0", llen, Mode::Read),
-    one("lrem", 4, W, ACL_W_SLOW, "Removes elements from a list. Deletes the list if the last element was removed.", "1.0.0", lrem, Mode::Write),
-    one("ltrim", 4, W, ACL_W_SLOW, "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", "1.0.0", ltrim, Mode::Write),
-    one("lpos", -3, RO, ACL_R_SLOW, "Returns the index of matching elements in a list.", "6.0.6", lpos, Mode::Read),
-    cross("lmove", 5, W_OOM, KeySpec::TWO, ACL_W_SLOW, "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", "6.2.0", ListCmd::Lmove),
-    cross("rpoplpush", 3, W_OOM, KeySpec::TWO, ACL_W_SLOW, "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", "1.2.0", ListCmd::Rpoplpush),
-    cross("lmpop", -4, W_MOVABLE, KeySpec::NONE, ACL_W_SLOW, "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", "7.0.0", ListCmd::Lmpop),
-    cross("blpop", -3, W_BLOCK, KeySpec { first: 1, last: -2, step: 1 }, ACL_W_BLOCK, "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "2.0.0", ListCmd::Blpop),
-    cross("brpop", -3, W_BLOCK, KeySpec { first: 1, last: -2, step: 1 }, ACL_W_BLOCK, "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "2.0.0", ListCmd::Brpop),
-    cross("blmove", 6, W_OOM_BLOCK, KeySpec::TWO, ACL_W_BLOCK, "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", "6.2.0", ListCmd::Blmove),
-    cross("brpoplpush", 4, W_OOM_BLOCK, KeySpec::TWO, ACL_W_BLOCK, "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", "2.2.0", ListCmd::Brpoplpush),
-    cross("blmpop", -5, W_BLOCK_MOVABLE, KeySpec::NONE, ACL_W_BLOCK, "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "7.0.0", ListCmd::Blmpop),
+    spec("list", "lpush", -3, W_FAST_OOM, KeySpec::ONE, ACL_W_FAST, "Prepends one or more elements to a list. Creates the key if it doesn't exist.", "1.0.0", Run::Shard(lpush, Mode::Write)),
+    spec("list", "rpush", -3, W_FAST_OOM, KeySpec::ONE, ACL_W_FAST, "Appends one or more elements to a list. Creates the key if it doesn't exist.", "1.0.0", Run::Shard(rpush, Mode::Write)),
+    spec("list", "lpushx", -3, W_FAST_OOM, KeySpec::ONE, ACL_W_FAST, "Prepends one or more elements to a list only when the list exists.", "2.2.0", Run::Shard(lpushx, Mode::Write)),
+    spec("list", "rpushx", -3, W_FAST_OOM, KeySpec::ONE, ACL_W_FAST, "Appends an element to a list only when the list exists.", "2.2.0", Run::Shard(rpushx, Mode::Write)),
+    spec("list", "lpop", -2, W_FAST, KeySpec::ONE, ACL_W_FAST, "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", "1.0.0", Run::Shard(lpop, Mode::Write)),
+    spec("list", "rpop", -2, W_FAST, KeySpec::ONE, ACL_W_FAST, "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", "1.0.0", Run::Shard(rpop, Mode::Write)),
+    spec("list", "lrange", 4, RO, KeySpec::ONE, ACL_R_SLOW, "Returns a range of elements from a list.", "1.0.0", Run::Shard(lrange, Mode::Read)),
+    spec("list", "lindex", 3, RO, KeySpec::ONE, ACL_R_SLOW, "Returns an element from a list by its index.", "1.0.0", Run::Shard(lindex, Mode::Read)),
+    spec("list", "lset", 4, W_OOM, KeySpec::ONE, ACL_W_SLOW, "Sets the value of an element in a list by its index.", "1.0.0", Run::Shard(lset, Mode::Write)),
+    spec("list", "linsert", 5, W_OOM, KeySpec::ONE, ACL_W_SLOW, "Inserts an element before or after another element in a list.", "2.2.0", Run::Shard(linsert, Mode::Write)),
+    spec("list", "llen", 2, RO_FAST, KeySpec::ONE, ACL_R_FAST, "Returns the length of a list.", "1.0.0", Run::Shard(llen, Mode::Read)),
+    spec("list", "lrem", 4, W, KeySpec::ONE, ACL_W_SLOW, "Removes elements from a list. Deletes the list if the last element was removed.", "1.0.0", Run::Shard(lrem, Mode::Write)),
+    spec("list", "ltrim", 4, W, KeySpec::ONE, ACL_W_SLOW, "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", "1.0.0", Run::Shard(ltrim, Mode::Write)),
+    spec("list", "lpos", -3, RO, KeySpec::ONE, ACL_R_SLOW, "Returns the index of matching elements in a list.", "6.0.6", Run::Shard(lpos, Mode::Read)),
+    spec("list", "lmove", 5, W_OOM, KeySpec::TWO, ACL_W_SLOW, "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", "6.2.0", Run::Multi(MultiKind::List(ListCmd::Lmove))),
+    spec("list", "rpoplpush", 3, W_OOM, KeySpec::TWO, ACL_W_SLOW, "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", "1.2.0", Run::Multi(MultiKind::List(ListCmd::Rpoplpush))),
+    spec("list", "lmpop", -4, W_MOVABLE, KeySpec::NONE, ACL_W_SLOW, "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", "7.0.0", Run::Multi(MultiKind::List(ListCmd::Lmpop))),
+    spec("list", "blpop", -3, W_BLOCK, KeySpec { first: 1, last: -2, step: 1 }, ACL_W_BLOCK, "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "2.0.0", Run::Multi(MultiKind::List(ListCmd::Blpop))),
+    spec("list", "brpop", -3, W_BLOCK, KeySpec { first: 1, last: -2, step: 1 }, ACL_W_BLOCK, "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "2.0.0", Run::Multi(MultiKind::List(ListCmd::Brpop))),
+    spec("list", "blmove", 6, W_OOM_BLOCK, KeySpec::TWO, ACL_W_BLOCK, "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", "6.2.0", Run::Multi(MultiKind::List(ListCmd::Blmove))),
+    spec("list", "brpoplpush", 4, W_OOM_BLOCK, KeySpec::TWO, ACL_W_BLOCK, "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", "2.2.0", Run::Multi(MultiKind::List(ListCmd::Brpoplpush))),
+    spec("list", "blmpop", -5, W_BLOCK_MOVABLE, KeySpec::NONE, ACL_W_BLOCK, "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "7.0.0", Run::Multi(MultiKind::List(ListCmd::Blmpop))),
 ];
 
 /// The list commands coordinated in this file (their keys may span shards, or they block).

@@ -17,7 +17,7 @@ pub mod table;
 pub mod zblocking;
 mod zsets;
 
-pub use table::{lookup, CommandSpec, KeySpec, Run};
+pub use table::{lookup, spec, CommandSpec, KeySpec, Run};
 
 use crate::engine::{ShardCell, ShardSet};
 use crate::protocol::Reply;

@@ -2,7 +2,7 @@
 //! version (2 bytes LE) and CRC64 (8 bytes LE).
 
 use super::errors;
-use super::table::{CommandSpec, KeySpec, Run};
+use super::table::{spec, CommandSpec, KeySpec, Run};
 use crate::engine::notify::class;
 use crate::engine::{Mode, Shard};
 use crate::protocol::Reply;
@@ -11,28 +11,28 @@ use crate::util::parse_i64_strict;
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "dump",
-        arity: 2,
-        flags: &["readonly"],
-        keys: KeySpec::ONE,
-        acl: &["@keyspace", "@read", "@slow"],
-        group: "generic",
-        summary: "Returns a serialized representation of the value stored at a key.",
-        since: "2.6.0",
-        run: Run::Shard(dump, Mode::Read),
-    },
-    CommandSpec {
-        name: "restore",
-        arity: -4,
-        flags: &["write", "denyoom"],
-        keys: KeySpec::ONE,
-        acl: &["@keyspace", "@write", "@slow", "@dangerous"],
-        group: "generic",
-        summary: "Creates a key from the serialized representation of a value.",
-        since: "2.6.0",
-        run: Run::Shard(restore, Mode::Write),
-    },
+    spec(
+        "generic",
+        "dump",
+        2,
+        &["readonly"],
+        KeySpec::ONE,
+        &["@keyspace", "@read", "@slow"],
+        "Returns a serialized representation of the value stored at a key.",
+        "2.6.0",
+        Run::Shard(dump, Mode::Read),
+    ),
+    spec(
+        "generic",
+        "restore",
+        -4,
+        &["write", "denyoom"],
+        KeySpec::ONE,
+        &["@keyspace", "@write", "@slow", "@dangerous"],
+        "Creates a key from the serialized representation of a value.",
+        "2.6.0",
+        Run::Shard(restore, Mode::Write),
+    ),
 ];
 
 fn dump(sh: &mut Shard, db: usize, args: &[Bytes]) -> Reply {

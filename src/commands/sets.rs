@@ -6,7 +6,7 @@
 
 use super::hashes::{parse_count, parse_cursor, sample, scan_options, scan_reply};
 use super::multikey::MultiKind;
-use super::table::{CommandSpec, KeySpec, Run};
+use super::table::{spec, CommandSpec, KeySpec, Run};
 use super::{errors, Ctx};
 use crate::engine::notify::class;
 use crate::engine::{Mode, Shard};
@@ -39,25 +39,12 @@ pub enum SetMulti {
     Move,
 }
 
-#[allow(clippy::too_many_arguments)]
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    keys: KeySpec,
-    acl: &'static [&'static str],
-    summary: &'static str,
-    since: &'static str,
-    run: Run,
-) -> CommandSpec {
-    CommandSpec { name, arity, flags, keys, acl, group: "set", summary, since, run }
-}
-
 const ONE: KeySpec = KeySpec::ONE;
 const ALL: KeySpec = KeySpec::ALL;
 
 pub static COMMANDS: &[CommandSpec] = &[
     spec(
+        "set",
         "sadd",
         -3,
         W_FAST_OOM,
@@ -68,6 +55,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Shard(sadd, Mode::Write),
     ),
     spec(
+        "set",
         "srem",
         -3,
         W_FAST,
@@ -77,8 +65,19 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         Run::Shard(srem, Mode::Write),
     ),
-    spec("smembers", 2, RO, ONE, ACL_R_SLOW, "Get all the members in a set", "1.0.0", Run::Shard(smembers, Mode::Read)),
     spec(
+        "set",
+        "smembers",
+        2,
+        RO,
+        ONE,
+        ACL_R_SLOW,
+        "Get all the members in a set",
+        "1.0.0",
+        Run::Shard(smembers, Mode::Read),
+    ),
+    spec(
+        "set",
         "sismember",
         3,
         RO_FAST,
@@ -89,6 +88,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Shard(sismember, Mode::Read),
     ),
     spec(
+        "set",
         "smismember",
         -3,
         RO_FAST,
@@ -99,6 +99,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Shard(smismember, Mode::Read),
     ),
     spec(
+        "set",
         "scard",
         2,
         RO_FAST,
@@ -109,6 +110,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Shard(scard, Mode::Read),
     ),
     spec(
+        "set",
         "spop",
         -2,
         W_FAST,
@@ -119,6 +121,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Shard(spop, Mode::Write),
     ),
     spec(
+        "set",
         "srandmember",
         -2,
         RO,
@@ -129,6 +132,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Shard(srandmember, Mode::Read),
     ),
     spec(
+        "set",
         "smove",
         4,
         W_FAST,
@@ -139,6 +143,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Multi(MultiKind::Sets(SetMulti::Move)),
     ),
     spec(
+        "set",
         "sinter",
         -2,
         RO,
@@ -148,8 +153,19 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         Run::Multi(MultiKind::Sets(SetMulti::Inter)),
     ),
-    spec("sunion", -2, RO, ALL, ACL_R_SLOW, "Add multiple sets", "1.0.0", Run::Multi(MultiKind::Sets(SetMulti::Union))),
     spec(
+        "set",
+        "sunion",
+        -2,
+        RO,
+        ALL,
+        ACL_R_SLOW,
+        "Add multiple sets",
+        "1.0.0",
+        Run::Multi(MultiKind::Sets(SetMulti::Union)),
+    ),
+    spec(
+        "set",
         "sdiff",
         -2,
         RO,
@@ -160,6 +176,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Multi(MultiKind::Sets(SetMulti::Diff)),
     ),
     spec(
+        "set",
         "sinterstore",
         -3,
         W_OOM,
@@ -170,6 +187,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Multi(MultiKind::Sets(SetMulti::InterStore)),
     ),
     spec(
+        "set",
         "sunionstore",
         -3,
         W_OOM,
@@ -180,6 +198,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Multi(MultiKind::Sets(SetMulti::UnionStore)),
     ),
     spec(
+        "set",
         "sdiffstore",
         -3,
         W_OOM,
@@ -190,6 +209,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Multi(MultiKind::Sets(SetMulti::DiffStore)),
     ),
     spec(
+        "set",
         "sintercard",
         -3,
         &["readonly", "movablekeys"],
@@ -200,6 +220,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Run::Multi(MultiKind::Sets(SetMulti::InterCard)),
     ),
     spec(
+        "set",
         "sscan",
         -3,
         RO,

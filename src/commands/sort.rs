@@ -6,7 +6,7 @@
 
 use super::errors;
 use super::multikey::MultiKind;
-use super::table::{CommandSpec, KeySpec, Run};
+use super::table::{spec, CommandSpec, KeySpec, Run};
 use super::Ctx;
 use crate::engine::notify::class;
 use crate::engine::{Mode, Shard};
@@ -18,28 +18,28 @@ use bytes::Bytes;
 use std::cmp::Ordering;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "sort",
-        arity: -2,
-        flags: &["write", "denyoom", "movablekeys"],
-        keys: KeySpec::ONE,
-        acl: &["@write", "@set", "@sortedset", "@list", "@slow", "@dangerous"],
-        group: "generic",
-        summary: "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
-        since: "1.0.0",
-        run: Run::Multi(MultiKind::Sort { read_only: false }),
-    },
-    CommandSpec {
-        name: "sort_ro",
-        arity: -2,
-        flags: &["readonly", "movablekeys"],
-        keys: KeySpec::ONE,
-        acl: &["@read", "@set", "@sortedset", "@list", "@slow", "@dangerous"],
-        group: "generic",
-        summary: "Returns the sorted elements of a list, a set, or a sorted set.",
-        since: "7.0.0",
-        run: Run::Multi(MultiKind::Sort { read_only: true }),
-    },
+    spec(
+        "generic",
+        "sort",
+        -2,
+        &["write", "denyoom", "movablekeys"],
+        KeySpec::ONE,
+        &["@write", "@set", "@sortedset", "@list", "@slow", "@dangerous"],
+        "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
+        "1.0.0",
+        Run::Multi(MultiKind::Sort { read_only: false }),
+    ),
+    spec(
+        "generic",
+        "sort_ro",
+        -2,
+        &["readonly", "movablekeys"],
+        KeySpec::ONE,
+        &["@read", "@set", "@sortedset", "@list", "@slow", "@dangerous"],
+        "Returns the sorted elements of a list, a set, or a sorted set.",
+        "7.0.0",
+        Run::Multi(MultiKind::Sort { read_only: true }),
+    ),
 ];
 
 const NOT_DOUBLE: &str = "ERR One or more scores can't be converted into double";

@@ -10,7 +10,7 @@
 
 use super::lists::{parse_timeout, wait_wake, BlockGuard};
 use super::multikey::MultiKind;
-use super::table::{CommandSpec, KeySpec, Run};
+use super::table::{spec, CommandSpec, KeySpec, Run};
 use super::zsets::{mpop_local, parse_mpop, pop_on};
 use super::{errors, Ctx};
 use crate::engine::{BlockOp, Mode, Shard, ShardSet, Waiter, WakeMsg};
@@ -27,62 +27,11 @@ const W_BLOCK_MOVABLE: &[&str] = &["write", "blocking", "movablekeys"];
 const ACL_W_FAST_BLOCK: &[&str] = &["@write", "@sortedset", "@fast", "@blocking"];
 const ACL_W_SLOW_BLOCK: &[&str] = &["@write", "@sortedset", "@slow", "@blocking"];
 
-#[allow(clippy::too_many_arguments)]
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    keys: KeySpec,
-    acl: &'static [&'static str],
-    summary: &'static str,
-    since: &'static str,
-    cmd: ZBlockCmd,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        keys,
-        acl,
-        group: "sorted_set",
-        summary,
-        since,
-        run: Run::Multi(MultiKind::ZBlock(cmd)),
-    }
-}
-
 pub static COMMANDS: &[CommandSpec] = &[
-    spec(
-        "bzpopmin",
-        -3,
-        W_FAST_BLOCK,
-        KeySpec { first: 1, last: -2, step: 1 },
-        ACL_W_FAST_BLOCK,
-        "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
-        "5.0.0",
-        ZBlockCmd::PopMin,
-    ),
-    spec(
-        "bzpopmax",
-        -3,
-        W_FAST_BLOCK,
-        KeySpec { first: 1, last: -2, step: 1 },
-        ACL_W_FAST_BLOCK,
-        "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
-        "5.0.0",
-        ZBlockCmd::PopMax,
-    ),
+    spec("sorted_set", "bzpopmin", -3, W_FAST_BLOCK, KeySpec { first: 1, last: -2, step: 1 }, ACL_W_FAST_BLOCK, "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "5.0.0", Run::Multi(MultiKind::ZBlock(ZBlockCmd::PopMin))),
+    spec("sorted_set", "bzpopmax", -3, W_FAST_BLOCK, KeySpec { first: 1, last: -2, step: 1 }, ACL_W_FAST_BLOCK, "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "5.0.0", Run::Multi(MultiKind::ZBlock(ZBlockCmd::PopMax))),
     // Keys follow numkeys (a movable-keys command): no legacy range, as LMPOP/BLMPOP/ZMPOP.
-    spec(
-        "bzmpop",
-        -5,
-        W_BLOCK_MOVABLE,
-        KeySpec::NONE,
-        ACL_W_SLOW_BLOCK,
-        "Remove and return members with scores in a sorted set or block until one is available",
-        "7.0.0",
-        ZBlockCmd::Mpop,
-    ),
+    spec("sorted_set", "bzmpop", -5, W_BLOCK_MOVABLE, KeySpec::NONE, ACL_W_SLOW_BLOCK, "Remove and return members with scores in a sorted set or block until one is available", "7.0.0", Run::Multi(MultiKind::ZBlock(ZBlockCmd::Mpop))),
 ];
 
 /// The blocking sorted-set commands.

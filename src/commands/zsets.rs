@@ -6,7 +6,7 @@
 //! `mpop_local` and `parse_mpop`.
 
 use super::multikey::{by_shard, MultiKind};
-use super::table::{CommandSpec, KeySpec, Run, ShardFn};
+use super::table::{spec, CommandSpec, KeySpec, Run};
 use super::{errors, Ctx};
 use crate::engine::notify::class;
 use crate::engine::{Mode, Shard};
@@ -31,250 +31,262 @@ const ACL_W_SLOW: &[&str] = &["@write", "@sortedset", "@slow"];
 const ACL_R_FAST: &[&str] = &["@read", "@sortedset", "@fast"];
 const ACL_R_SLOW: &[&str] = &["@read", "@sortedset", "@slow"];
 
-#[allow(clippy::too_many_arguments)]
-const fn one(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl: &'static [&'static str],
-    summary: &'static str,
-    since: &'static str,
-    f: ShardFn,
-    mode: Mode,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        keys: KeySpec::ONE,
-        acl,
-        group: "sorted_set",
-        summary,
-        since,
-        run: Run::Shard(f, mode),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-const fn multi(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    keys: KeySpec,
-    acl: &'static [&'static str],
-    summary: &'static str,
-    since: &'static str,
-    op: ZMulti,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        keys,
-        acl,
-        group: "sorted_set",
-        summary,
-        since,
-        run: Run::Multi(MultiKind::Zset(op)),
-    }
-}
-
 pub static COMMANDS: &[CommandSpec] = &[
-    one(
+    spec(
+        "sorted_set",
         "zadd",
         -4,
         W_FAST_OOM,
+        KeySpec::ONE,
         ACL_W_FAST,
         "Add one or more members to a sorted set, or update its score if it already exists",
         "1.2.0",
-        zadd,
-        Mode::Write,
+        Run::Shard(zadd, Mode::Write),
     ),
-    one(
+    spec(
+        "sorted_set",
         "zincrby",
         4,
         W_FAST_OOM,
+        KeySpec::ONE,
         ACL_W_FAST,
         "Increment the score of a member in a sorted set",
         "1.2.0",
-        zincrby,
-        Mode::Write,
+        Run::Shard(zincrby, Mode::Write),
     ),
-    one("zrem", -3, W_FAST, ACL_W_FAST, "Remove one or more members from a sorted set", "1.2.0", zrem, Mode::Write),
-    one(
+    spec(
+        "sorted_set",
+        "zrem",
+        -3,
+        W_FAST,
+        KeySpec::ONE,
+        ACL_W_FAST,
+        "Remove one or more members from a sorted set",
+        "1.2.0",
+        Run::Shard(zrem, Mode::Write),
+    ),
+    spec(
+        "sorted_set",
         "zscore",
         3,
         RO_FAST,
+        KeySpec::ONE,
         ACL_R_FAST,
         "Get the score associated with the given member in a sorted set",
         "1.2.0",
-        zscore,
-        Mode::Read,
+        Run::Shard(zscore, Mode::Read),
     ),
-    one(
+    spec(
+        "sorted_set",
         "zmscore",
         -3,
         RO_FAST,
+        KeySpec::ONE,
         ACL_R_FAST,
         "Get the score associated with the given members in a sorted set",
         "6.2.0",
-        zmscore,
-        Mode::Read,
+        Run::Shard(zmscore, Mode::Read),
     ),
-    one("zcard", 2, RO_FAST, ACL_R_FAST, "Get the number of members in a sorted set", "1.2.0", zcard, Mode::Read),
-    one(
+    spec(
+        "sorted_set",
+        "zcard",
+        2,
+        RO_FAST,
+        KeySpec::ONE,
+        ACL_R_FAST,
+        "Get the number of members in a sorted set",
+        "1.2.0",
+        Run::Shard(zcard, Mode::Read),
+    ),
+    spec(
+        "sorted_set",
         "zcount",
         4,
         RO_FAST,
+        KeySpec::ONE,
         ACL_R_FAST,
         "Count the members in a sorted set with scores within the given values",
         "2.0.0",
-        zcount,
-        Mode::Read,
+        Run::Shard(zcount, Mode::Read),
     ),
-    one(
+    spec(
+        "sorted_set",
         "zlexcount",
         4,
         RO_FAST,
+        KeySpec::ONE,
         ACL_R_FAST,
         "Count the number of members in a sorted set between a given lexicographical range",
         "2.8.9",
-        zlexcount,
-        Mode::Read,
+        Run::Shard(zlexcount, Mode::Read),
     ),
-    one("zrank", 3, RO_FAST, ACL_R_FAST, "Determine the index of a member in a sorted set", "2.0.0", zrank, Mode::Read),
-    one(
+    spec(
+        "sorted_set",
+        "zrank",
+        3,
+        RO_FAST,
+        KeySpec::ONE,
+        ACL_R_FAST,
+        "Determine the index of a member in a sorted set",
+        "2.0.0",
+        Run::Shard(zrank, Mode::Read),
+    ),
+    spec(
+        "sorted_set",
         "zrevrank",
         3,
         RO_FAST,
+        KeySpec::ONE,
         ACL_R_FAST,
         "Determine the index of a member in a sorted set, with scores ordered from high to low",
         "2.0.0",
-        zrevrank,
-        Mode::Read,
+        Run::Shard(zrevrank, Mode::Read),
     ),
-    one("zrange", -4, RO, ACL_R_SLOW, "Return a range of members in a sorted set", "1.2.0", zrange, Mode::Read),
-    one(
+    spec(
+        "sorted_set",
+        "zrange",
+        -4,
+        RO,
+        KeySpec::ONE,
+        ACL_R_SLOW,
+        "Return a range of members in a sorted set",
+        "1.2.0",
+        Run::Shard(zrange, Mode::Read),
+    ),
+    spec(
+        "sorted_set",
         "zrangebyscore",
         -4,
         RO,
+        KeySpec::ONE,
         ACL_R_SLOW,
         "Return a range of members in a sorted set, by score",
         "1.0.5",
-        zrangebyscore,
-        Mode::Read,
+        Run::Shard(zrangebyscore, Mode::Read),
     ),
-    one(
+    spec(
+        "sorted_set",
         "zrevrangebyscore",
         -4,
         RO,
+        KeySpec::ONE,
         ACL_R_SLOW,
         "Return a range of members in a sorted set, by score, with scores ordered from high to low",
         "2.2.0",
-        zrevrangebyscore,
-        Mode::Read,
+        Run::Shard(zrevrangebyscore, Mode::Read),
     ),
-    one(
+    spec(
+        "sorted_set",
         "zrangebylex",
         -4,
         RO,
+        KeySpec::ONE,
         ACL_R_SLOW,
         "Return a range of members in a sorted set, by lexicographical range",
         "2.8.9",
-        zrangebylex,
-        Mode::Read,
+        Run::Shard(zrangebylex, Mode::Read),
     ),
-    one(
+    spec(
+        "sorted_set",
         "zrevrangebylex",
         -4,
         RO,
+        KeySpec::ONE,
         ACL_R_SLOW,
         "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.",
         "2.8.9",
-        zrevrangebylex,
-        Mode::Read,
+        Run::Shard(zrevrangebylex, Mode::Read),
     ),
-    one(
+    spec(
+        "sorted_set",
         "zrevrange",
         -4,
         RO,
+        KeySpec::ONE,
         ACL_R_SLOW,
         "Return a range of members in a sorted set, by index, with scores ordered from high to low",
         "1.2.0",
-        zrevrange,
-        Mode::Read,
+        Run::Shard(zrevrange, Mode::Read),
     ),
-    one(
+    spec(
+        "sorted_set",
         "zpopmin",
         -2,
         W_FAST,
+        KeySpec::ONE,
         ACL_W_FAST,
         "Remove and return members with the lowest scores in a sorted set",
         "5.0.0",
-        zpopmin,
-        Mode::Write,
+        Run::Shard(zpopmin, Mode::Write),
     ),
-    one(
+    spec(
+        "sorted_set",
         "zpopmax",
         -2,
         W_FAST,
+        KeySpec::ONE,
         ACL_W_FAST,
         "Remove and return members with the highest scores in a sorted set",
         "5.0.0",
-        zpopmax,
-        Mode::Write,
+        Run::Shard(zpopmax, Mode::Write),
     ),
-    one(
+    spec(
+        "sorted_set",
         "zrandmember",
         -2,
         RO,
+        KeySpec::ONE,
         ACL_R_SLOW,
         "Get one or multiple random elements from a sorted set",
         "6.2.0",
-        zrandmember,
-        Mode::Read,
+        Run::Shard(zrandmember, Mode::Read),
     ),
-    one(
+    spec(
+        "sorted_set",
         "zremrangebyrank",
         4,
         W,
+        KeySpec::ONE,
         ACL_W_SLOW,
         "Remove all members in a sorted set within the given indexes",
         "2.0.0",
-        zremrangebyrank,
-        Mode::Write,
+        Run::Shard(zremrangebyrank, Mode::Write),
     ),
-    one(
+    spec(
+        "sorted_set",
         "zremrangebyscore",
         4,
         W,
+        KeySpec::ONE,
         ACL_W_SLOW,
         "Remove all members in a sorted set within the given scores",
         "1.2.0",
-        zremrangebyscore,
-        Mode::Write,
+        Run::Shard(zremrangebyscore, Mode::Write),
     ),
-    one(
+    spec(
+        "sorted_set",
         "zremrangebylex",
         4,
         W,
+        KeySpec::ONE,
         ACL_W_SLOW,
         "Remove all members in a sorted set between the given lexicographical range",
         "2.8.9",
-        zremrangebylex,
-        Mode::Write,
+        Run::Shard(zremrangebylex, Mode::Write),
     ),
-    one(
+    spec(
+        "sorted_set",
         "zscan",
         -3,
         RO,
+        KeySpec::ONE,
         ACL_R_SLOW,
         "Incrementally iterate sorted sets elements and associated scores",
         "2.8.0",
-        zscan,
-        Mode::Read,
+        Run::Shard(zscan, Mode::Read),
     ),
-    multi(
+    spec(
+        "sorted_set",
         "zrangestore",
         -5,
         W_OOM,
@@ -282,9 +294,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_W_SLOW,
         "Store a range of members from sorted set into another key",
         "6.2.0",
-        ZMulti::RangeStore,
+        Run::Multi(MultiKind::Zset(ZMulti::RangeStore)),
     ),
-    multi(
+    spec(
+        "sorted_set",
         "zunion",
         -3,
         RO_MOVABLE,
@@ -292,9 +305,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_R_SLOW,
         "Add multiple sorted sets",
         "6.2.0",
-        ZMulti::Set(SetKind::Union, false),
+        Run::Multi(MultiKind::Zset(ZMulti::Set(SetKind::Union, false))),
     ),
-    multi(
+    spec(
+        "sorted_set",
         "zinter",
         -3,
         RO_MOVABLE,
@@ -302,9 +316,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_R_SLOW,
         "Intersect multiple sorted sets",
         "6.2.0",
-        ZMulti::Set(SetKind::Inter, false),
+        Run::Multi(MultiKind::Zset(ZMulti::Set(SetKind::Inter, false))),
     ),
-    multi(
+    spec(
+        "sorted_set",
         "zdiff",
         -3,
         RO_MOVABLE,
@@ -312,9 +327,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_R_SLOW,
         "Subtract multiple sorted sets",
         "6.2.0",
-        ZMulti::Set(SetKind::Diff, false),
+        Run::Multi(MultiKind::Zset(ZMulti::Set(SetKind::Diff, false))),
     ),
-    multi(
+    spec(
+        "sorted_set",
         "zunionstore",
         -4,
         W_OOM_MOVABLE,
@@ -322,9 +338,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_W_SLOW,
         "Add multiple sorted sets and store the resulting sorted set in a new key",
         "2.0.0",
-        ZMulti::Set(SetKind::Union, true),
+        Run::Multi(MultiKind::Zset(ZMulti::Set(SetKind::Union, true))),
     ),
-    multi(
+    spec(
+        "sorted_set",
         "zinterstore",
         -4,
         W_OOM_MOVABLE,
@@ -332,9 +349,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_W_SLOW,
         "Intersect multiple sorted sets and store the resulting sorted set in a new key",
         "2.0.0",
-        ZMulti::Set(SetKind::Inter, true),
+        Run::Multi(MultiKind::Zset(ZMulti::Set(SetKind::Inter, true))),
     ),
-    multi(
+    spec(
+        "sorted_set",
         "zdiffstore",
         -4,
         W_OOM_MOVABLE,
@@ -342,9 +360,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_W_SLOW,
         "Subtract multiple sorted sets and store the resulting sorted set in a new key",
         "6.2.0",
-        ZMulti::Set(SetKind::Diff, true),
+        Run::Multi(MultiKind::Zset(ZMulti::Set(SetKind::Diff, true))),
     ),
-    multi(
+    spec(
+        "sorted_set",
         "zintercard",
         -3,
         RO_MOVABLE,
@@ -352,9 +371,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_R_SLOW,
         "Intersect multiple sorted sets and return the cardinality of the result",
         "7.0.0",
-        ZMulti::InterCard,
+        Run::Multi(MultiKind::Zset(ZMulti::InterCard)),
     ),
-    multi(
+    spec(
+        "sorted_set",
         "zmpop",
         -4,
         W_MOVABLE,
@@ -362,7 +382,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         ACL_W_SLOW,
         "Remove and return members with scores in a sorted set",
         "7.0.0",
-        ZMulti::Mpop,
+        Run::Multi(MultiKind::Zset(ZMulti::Mpop)),
     ),
 ];
 
@@ -1656,7 +1676,7 @@ mod tests {
         parts.iter().map(|p| Bytes::copy_from_slice(p.as_bytes())).collect()
     }
 
-    fn call(sh: &mut Shard, f: ShardFn, parts: &[&str]) -> Reply {
+    fn call(sh: &mut Shard, f: crate::commands::table::ShardFn, parts: &[&str]) -> Reply {
         let mut v = vec!["cmd"];
         v.extend_from_slice(parts);
         f(sh, 0, &a(&v))

@@ -1,48 +1,46 @@
 //! REPLICAOF / SLAVEOF and ROLE, with Redis 7.0's replies.
 
 use super::{role, Role};
-use crate::commands::{CommandSpec, Ctx, KeySpec, Run};
+use crate::commands::{spec, CommandSpec, Ctx, KeySpec, Run};
 use crate::protocol::Reply;
 use crate::runtime::Rt;
 use bytes::Bytes;
 
 const ADMIN: &[&str] = &["@admin", "@slow", "@dangerous"];
 
-const fn server(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl: &'static [&'static str],
-    summary: &'static str,
-    since: &'static str,
-) -> CommandSpec {
-    CommandSpec { name, arity, flags, keys: KeySpec::NONE, acl, group: "server", summary, since, run: Run::Conn }
-}
-
 pub static COMMANDS: &[CommandSpec] = &[
-    server(
+    spec(
+        "server",
         "replicaof",
         3,
         &["admin", "noscript", "stale", "no-async-loading"],
+        KeySpec::NONE,
         ADMIN,
         "Configures a server as replica of another, or promotes it to a master.",
         "5.0.0",
+        Run::Conn,
     ),
-    server(
+    spec(
+        "server",
         "slaveof",
         3,
         &["admin", "noscript", "stale", "no-async-loading"],
+        KeySpec::NONE,
         ADMIN,
         "Sets a Redis server as a replica of another, or promotes it to being a master.",
         "1.0.0",
+        Run::Conn,
     ),
-    server(
+    spec(
+        "server",
         "role",
         1,
         &["noscript", "loading", "stale", "fast"],
+        KeySpec::NONE,
         &["@admin", "@fast", "@dangerous"],
         "Returns the replication role.",
         "2.8.12",
+        Run::Conn,
     ),
 ];
 

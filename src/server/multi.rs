@@ -5,7 +5,7 @@
 //! other command. WATCH records a per-shard version that `Shard::notify` (every write, expiry,
 //! FLUSH*, SWAPDB) bumps.
 
-use crate::commands::{errors, CommandSpec, Ctx, KeySpec, Run};
+use crate::commands::{errors, spec, CommandSpec, Ctx, KeySpec, Run};
 use crate::engine::{Mode, ShardSet};
 use crate::protocol::Reply;
 use crate::runtime::Rt;
@@ -40,51 +40,57 @@ pub fn runs_in_multi(name: &str) -> bool {
     matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
 }
 
-const fn tx(name: &'static str, arity: i32, flags: &'static [&'static str], summary: &'static str) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        keys: KeySpec::NONE,
-        acl: &["@fast", "@transaction"],
-        group: "transactions",
-        summary,
-        since: "1.2.0",
-        run: Run::Conn,
-    }
-}
-
 const TX_FLAGS: &[&str] = &["noscript", "loading", "stale", "fast", "allow-busy"];
+const EXEC_FLAGS: &[&str] = &["noscript", "loading", "stale", "skip-slowlog"];
+const ACL_FAST: &[&str] = &["@fast", "@transaction"];
+const ACL_SLOW: &[&str] = &["@slow", "@transaction"];
 
 pub static COMMANDS: &[CommandSpec] = &[
-    tx("multi", 1, TX_FLAGS, "Starts a transaction."),
-    CommandSpec {
-        acl: &["@slow", "@transaction"],
-        ..tx("exec", 1, &["noscript", "loading", "stale", "skip-slowlog"], "Executes all commands in a transaction.")
-    },
-    tx("discard", 1, TX_FLAGS, "Discards a transaction."),
-    CommandSpec {
-        name: "watch",
-        arity: -2,
-        flags: TX_FLAGS,
-        keys: KeySpec::NONE,
-        acl: &["@fast", "@transaction"],
-        group: "transactions",
-        summary: "Monitors changes to keys to determine the execution of a transaction.",
-        since: "2.2.0",
-        run: Run::Conn,
-    },
-    CommandSpec {
-        name: "unwatch",
-        arity: 1,
-        flags: TX_FLAGS,
-        keys: KeySpec::NONE,
-        acl: &["@fast", "@transaction"],
-        group: "transactions",
-        summary: "Forgets about watched keys of a transaction.",
-        since: "2.2.0",
-        run: Run::Conn,
-    },
+    spec("transactions", "multi", 1, TX_FLAGS, KeySpec::NONE, ACL_FAST, "Starts a transaction.", "1.2.0", Run::Conn),
+    spec(
+        "transactions",
+        "exec",
+        1,
+        EXEC_FLAGS,
+        KeySpec::NONE,
+        ACL_SLOW,
+        "Executes all commands in a transaction.",
+        "1.2.0",
+        Run::Conn,
+    ),
+    spec(
+        "transactions",
+        "discard",
+        1,
+        TX_FLAGS,
+        KeySpec::NONE,
+        ACL_FAST,
+        "Discards a transaction.",
+        "1.2.0",
+        Run::Conn,
+    ),
+    spec(
+        "transactions",
+        "watch",
+        -2,
+        TX_FLAGS,
+        KeySpec::NONE,
+        ACL_FAST,
+        "Monitors changes to keys to determine the execution of a transaction.",
+        "2.2.0",
+        Run::Conn,
+    ),
+    spec(
+        "transactions",
+        "unwatch",
+        1,
+        TX_FLAGS,
+        KeySpec::NONE,
+        ACL_FAST,
+        "Forgets about watched keys of a transaction.",
+        "2.2.0",
+        Run::Conn,
+    ),
 ];
 
 /// MULTI, DISCARD, WATCH, UNWATCH (EXEC runs in the connection, which can run commands).

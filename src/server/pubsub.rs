@@ -4,7 +4,7 @@
 //! thread in order, and answers with the sum of their reception counts. Messages reach the
 //! connection through its outbox (see `Connection::serve`).
 
-use crate::commands::{errors, CommandSpec, Ctx, KeySpec, Run};
+use crate::commands::{errors, spec, CommandSpec, Ctx, KeySpec, Run};
 use crate::engine::pubsub::{Delivery, Family, Outbox, Publication, SubKind};
 use crate::protocol::{Reply, RespVersion};
 use crate::runtime::Rt;
@@ -88,45 +88,110 @@ pub fn delivery_reply(d: Delivery) -> Reply {
     }
 }
 
-const fn ps(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    acl: &'static [&'static str],
-    summary: &'static str,
-    since: &'static str,
-) -> CommandSpec {
-    CommandSpec { name, arity, flags, keys: KeySpec::NONE, acl, group: "pubsub", summary, since, run: Run::Conn }
-}
-
 const SUB_FLAGS: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 const SLOW: &[&str] = &["@pubsub", "@slow"];
 const PUB_FLAGS: &[&str] = &["pubsub", "loading", "stale", "fast", "may-replicate"];
 
 pub static COMMANDS: &[CommandSpec] = &[
-    ps("subscribe", -2, SUB_FLAGS, SLOW, "Listens for messages published to channels.", "2.0.0"),
-    ps("unsubscribe", -1, SUB_FLAGS, SLOW, "Stops listening to messages posted to channels.", "2.0.0"),
-    ps(
+    spec(
+        "pubsub",
+        "subscribe",
+        -2,
+        SUB_FLAGS,
+        KeySpec::NONE,
+        SLOW,
+        "Listens for messages published to channels.",
+        "2.0.0",
+        Run::Conn,
+    ),
+    spec(
+        "pubsub",
+        "unsubscribe",
+        -1,
+        SUB_FLAGS,
+        KeySpec::NONE,
+        SLOW,
+        "Stops listening to messages posted to channels.",
+        "2.0.0",
+        Run::Conn,
+    ),
+    spec(
+        "pubsub",
         "psubscribe",
         -2,
         SUB_FLAGS,
+        KeySpec::NONE,
         SLOW,
         "Listens for messages published to channels that match one or more patterns.",
         "2.0.0",
+        Run::Conn,
     ),
-    ps(
+    spec(
+        "pubsub",
         "punsubscribe",
         -1,
         SUB_FLAGS,
+        KeySpec::NONE,
         SLOW,
         "Stops listening to messages published to channels that match one or more patterns.",
         "2.0.0",
+        Run::Conn,
     ),
-    ps("ssubscribe", -2, SUB_FLAGS, SLOW, "Listens for messages published to shard channels.", "7.0.0"),
-    ps("sunsubscribe", -1, SUB_FLAGS, SLOW, "Stops listening to messages posted to shard channels.", "7.0.0"),
-    ps("publish", 3, PUB_FLAGS, &["@pubsub", "@fast"], "Posts a message to a channel.", "2.0.0"),
-    ps("spublish", 3, PUB_FLAGS, &["@pubsub", "@fast"], "Post a message to a shard channel", "7.0.0"),
-    ps("pubsub", -2, &[], &["@slow"], "A container for Pub/Sub commands.", "2.8.0"),
+    spec(
+        "pubsub",
+        "ssubscribe",
+        -2,
+        SUB_FLAGS,
+        KeySpec::NONE,
+        SLOW,
+        "Listens for messages published to shard channels.",
+        "7.0.0",
+        Run::Conn,
+    ),
+    spec(
+        "pubsub",
+        "sunsubscribe",
+        -1,
+        SUB_FLAGS,
+        KeySpec::NONE,
+        SLOW,
+        "Stops listening to messages posted to shard channels.",
+        "7.0.0",
+        Run::Conn,
+    ),
+    spec(
+        "pubsub",
+        "publish",
+        3,
+        PUB_FLAGS,
+        KeySpec::NONE,
+        &["@pubsub", "@fast"],
+        "Posts a message to a channel.",
+        "2.0.0",
+        Run::Conn,
+    ),
+    spec(
+        "pubsub",
+        "spublish",
+        3,
+        PUB_FLAGS,
+        KeySpec::NONE,
+        &["@pubsub", "@fast"],
+        "Post a message to a shard channel",
+        "7.0.0",
+        Run::Conn,
+    ),
+    spec(
+        "pubsub",
+        "pubsub",
+        -2,
+        &[],
+        KeySpec::NONE,
+        &["@slow"],
+        "A container for Pub/Sub commands.",
+        "2.8.0",
+        Run::Conn,
+    ),
 ];
 
 const HELP: &[&str] = &[

@@ -80,8 +80,8 @@ impl ShardFlags {
     pub fn of(spec: &CommandSpec, client_no_touch: bool) -> ShardFlags {
         ShardFlags {
             name: spec.name,
-            denyoom: spec.has_flag("denyoom"),
-            write: spec.has_flag("write"),
+            denyoom: spec.is_denyoom(),
+            write: spec.is_write(),
             no_touch: client_no_touch && spec.name != "touch",
         }
     }
@@ -95,7 +95,7 @@ pub fn oom_refused<R: Rt>(ctx: &Ctx<'_, R>, spec: &CommandSpec, args: &[Bytes]) 
         let h = ctx.home.borrow();
         (h.config.maxmemory, h.mem.clone())
     };
-    if maxmemory == 0 || !spec.has_flag("denyoom") {
+    if maxmemory == 0 || !spec.is_denyoom() {
         return false;
     }
     let mut keys = spec.keys.positions(args.len()).peekable();

@@ -62,6 +62,36 @@ pub struct CommandSpec {
     pub summary: &'static str,
     pub since: &'static str,
     pub run: Run,
+    /// `flags` has "write": read on every request, so looked up once when the table is built.
+    write: bool,
+    /// `flags` has "denyoom" (precomputed for the same reason).
+    denyoom: bool,
+}
+
+/// Whether `flag` is one of `flags`, usable while the table is built (const).
+const fn listed(flags: &[&str], flag: &str) -> bool {
+    let mut i = 0;
+    while i < flags.len() {
+        if bytes_equal(flags[i].as_bytes(), flag.as_bytes()) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+const fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Builds a table row. Every family's rows come from here, so nothing derived from a row can
@@ -78,7 +108,9 @@ pub const fn spec(
     since: &'static str,
     run: Run,
 ) -> CommandSpec {
-    CommandSpec { name, arity, flags, keys, acl, group, summary, since, run }
+    let write = listed(flags, "write");
+    let denyoom = listed(flags, "denyoom");
+    CommandSpec { name, arity, flags, keys, acl, group, summary, since, run, write, denyoom }
 }
 
 impl CommandSpec {
@@ -96,7 +128,12 @@ impl CommandSpec {
     }
 
     pub fn is_write(&self) -> bool {
-        self.has_flag("write")
+        self.write
+    }
+
+    /// Refused (after trying to evict) while over `maxmemory`.
+    pub fn is_denyoom(&self) -> bool {
+        self.denyoom
     }
 
     /// COMMAND INFO's entry for this command.
@@ -193,6 +230,18 @@ mod tests {
             );
         }
         assert!(lookup(b"GeT").is_some());
+    }
+
+    #[test]
+    fn precomputed_flags_agree_with_the_flag_list() {
+        for c in all() {
+            assert_eq!(c.is_write(), c.flags.contains(&"write"), "{}", c.name);
+            assert_eq!(c.is_denyoom(), c.flags.contains(&"denyoom"), "{}", c.name);
+        }
+        assert!(lookup(b"set").unwrap().is_denyoom() && lookup(b"set").unwrap().is_write());
+        assert!(!lookup(b"del").unwrap().is_denyoom() && lookup(b"del").unwrap().is_write());
+        assert!(!lookup(b"get").unwrap().is_write());
+        assert!(listed(&["fast", "write"], "write") && !listed(&["writes"], "write") && !listed(&[], "write"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub fn refusal(state: &ServerState, spec: &CommandSpec, client: &ClientState) ->
         let c = state.config.read().unwrap();
         (c.get_bool("replica-read-only"), c.get_bool("replica-serve-stale-data"))
     };
-    if read_only && spec.has_flag("write") {
+    if read_only && spec.is_write() {
         return Some(READONLY);
     }
     if !serve_stale && !spec.has_flag("stale") && !repl.link.lock().unwrap().up {

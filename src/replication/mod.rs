@@ -3,7 +3,8 @@
 //!
 //! - `backlog`: stream bytes, offsets and replication ids, as Redis counts them.
 //! - `journal`: how writes on the shards become that stream (primary role).
-//! - `primary`: serving SYNC/PSYNC, full syncs, feeding each replica, WAIT.
+//! - `primary`: serving SYNC/PSYNC, full syncs, feeding each replica.
+//! - `commands`: REPLCONF, SYNC/PSYNC, WAIT, REPLICAOF/SLAVEOF, ROLE.
 //! - `replica`: the link to a primary: handshake, full sync load, applying the stream.
 
 mod apply;

@@ -1,5 +1,5 @@
-//! The primary side: REPLCONF, SYNC/PSYNC, full and partial resynchronization, and feeding each
-//! replica the stream from the backlog.
+//! The primary side: full and partial resynchronization, and feeding each replica the stream
+//! from the backlog (the commands themselves are in `replication::commands`).
 //!
 //! A replica connection starts as an ordinary client. PSYNC marks it (`ReplicaHello::sync`); the
 //! connection then hands its socket to `serve_replica`, which never returns to command mode.
@@ -9,7 +9,7 @@
 
 use super::{Follower, Replication};
 use crate::engine::ShardSet;
-use crate::protocol::{parse_request, Limits, Reply};
+use crate::protocol::{parse_request, Limits};
 use crate::runtime::{DiskFile, OpenMode, Rt};
 use crate::server::ServerState;
 use bytes::{Bytes, BytesMut};
@@ -37,39 +37,6 @@ pub struct ReplicaHello {
 const SEND_CHUNK: usize = 64 * 1024;
 /// How often a primary PINGs its replicas through the stream (repl-ping-replica-period).
 const PING_PERIOD: Duration = Duration::from_secs(10);
-
-pub const NOMASTERLINK: &str = "NOMASTERLINK Can't SYNC while not connected with my master";
-
-/// REPLCONF option value ... (the replica's half of the handshake).
-pub fn replconf(hello: &mut ReplicaHello, args: &[Bytes]) -> Reply {
-    if args.len() % 2 == 0 {
-        return Reply::error(crate::commands::errors::SYNTAX);
-    }
-    for pair in args[1..].chunks(2) {
-        let (opt, val) = (pair[0].to_ascii_lowercase(), &pair[1]);
-        match opt.as_slice() {
-            b"listening-port" => match crate::util::parse_i64_strict(val) {
-                Some(p) if (0..=65535).contains(&p) => hello.listening_port = p as u16,
-                _ => return Reply::error("ERR value is not an integer or out of range"),
-            },
-            b"ip-address" => hello.ip_address = Some(String::from_utf8_lossy(val).into_owned()),
-            b"capa" => {
-                if val.eq_ignore_ascii_case(b"eof") {
-                    hello.capa_eof = true;
-                } else if val.eq_ignore_ascii_case(b"psync2") {
-                    hello.capa_psync2 = true;
-                }
-            }
-            // ACKs from a replica are read by its link (`serve_replica`); GETACK matters only
-            // to replicas (their primary asks); the RDB-only modes are for redis-cli --rdb.
-            b"ack" | b"fack" | b"getack" | b"rdb-only" | b"rdb-filter-only" => {}
-            _ => {
-                return Reply::error(format!("ERR Unrecognized REPLCONF option: {}", String::from_utf8_lossy(&pair[0])))
-            }
-        }
-    }
-    Reply::Ok
-}
 
 /// The `replica` class of `client-output-buffer-limit`: (hard, soft, soft seconds).
 fn replica_limits(state: &ServerState) -> (u64, u64, u64) {
@@ -430,58 +397,6 @@ pub async fn cron<R: Rt>(rt: R, state: Arc<ServerState>) {
         let repl = &state.repl;
         if !repl.is_replica() && repl.journal.is_on() && !repl.followers.lock().unwrap().is_empty() {
             repl.journal.append_nodb(&[Bytes::from_static(b"PING")]);
-        }
-    }
-}
-
-/// How many replicas have acknowledged `offset`.
-fn acked(repl: &Replication, offset: u64) -> usize {
-    repl.followers.lock().unwrap().iter().filter(|f| f.state == "online" && f.ack_offset >= offset).count()
-}
-
-/// WAIT numreplicas timeout: waits until that many replicas acknowledged everything written so
-/// far, or the timeout (ms, 0 = forever) passes; answers how many did.
-pub async fn wait<R: Rt>(rt: &R, state: &ServerState, args: &[Bytes]) -> Reply {
-    let repl = &state.repl;
-    if repl.is_replica() {
-        return Reply::error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
-    }
-    let Some(want) = crate::util::parse_i64_strict(&args[1]) else {
-        return Reply::error("ERR value is not an integer or out of range");
-    };
-    let Some(timeout) = crate::util::parse_i64_strict(&args[2]) else {
-        return Reply::error("ERR timeout is not an integer or out of range");
-    };
-    if timeout < 0 {
-        return Reply::error("ERR timeout is negative");
-    }
-    let target = repl.journal.offset();
-    if acked(repl, target) as i64 >= want || repl.followers.lock().unwrap().is_empty() {
-        return Reply::Int(acked(repl, target) as i64);
-    }
-    // Ask every replica for its offset now rather than at its next periodic ACK.
-    repl.journal.append_nodb(&[
-        Bytes::from_static(b"REPLCONF"),
-        Bytes::from_static(b"GETACK"),
-        Bytes::from_static(b"*"),
-    ]);
-    let deadline = (timeout > 0).then(|| rt.now() + Duration::from_millis(timeout as u64));
-    loop {
-        let notified = repl.acked.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let n = acked(repl, target);
-        if n as i64 >= want {
-            return Reply::Int(n as i64);
-        }
-        match deadline {
-            Some(d) => {
-                let left = d.saturating_sub(rt.now());
-                if left.is_zero() || crate::runtime::timeout(rt, left, notified).await.is_none() {
-                    return Reply::Int(acked(repl, target) as i64);
-                }
-            }
-            None => notified.await,
         }
     }
 }

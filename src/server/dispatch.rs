@@ -42,16 +42,9 @@ pub async fn run_conn_command<R: Rt>(ctx: &mut Ctx<'_, R>, spec: &'static Comman
         "debug" => cmd_diag::debug(ctx, args).await,
         "monitor" => super::monitor::start(ctx),
         "readonly" | "readwrite" => cmd_cluster::read_mode(ctx.server),
-        "replconf" => crate::replication::primary::replconf(&mut ctx.client.repl, args),
-        "sync" | "psync" => {
-            if ctx.server.repl.is_replica() && !ctx.server.repl.link.lock().unwrap().up {
-                return Reply::error(crate::replication::primary::NOMASTERLINK);
-            }
-            ctx.client.repl.sync = Some(args.to_vec());
-            Reply::Ok
+        "psync" | "sync" | "replconf" | "wait" | "replicaof" | "slaveof" | "role" => {
+            crate::replication::commands::run(ctx, spec.name, args).await
         }
-        "wait" => crate::replication::primary::wait(ctx.rt, ctx.server, args).await,
-        "replicaof" | "slaveof" | "role" => crate::replication::commands::run(ctx, spec.name, args).await,
         _ => cmd_server::run(ctx, spec.name, args).await,
     }
 }

@@ -161,6 +161,63 @@ fn wait_counts_acknowledging_replicas_and_times_out() {
 }
 
 #[test]
+fn wait_waits_for_the_callers_own_last_write_only() {
+    if !installed("redis-server") {
+        println!("NOTE: redis-server not installed; replication interop skipped");
+        return;
+    }
+    let m = Server::start(&["--proactor_threads", "2"]);
+    let mut writer = m.client();
+    let mut reader = m.client();
+    let r = RedisServer::start(&["--replicaof", "127.0.0.1", &m.port.to_string()]);
+    let mut rc = r.client();
+    assert!(eventually(Duration::from_secs(20), || linked(&mut rc)));
+    w(&mut writer, &["SET", "before", "1"]);
+    assert_eq!(q::<i64>(&mut writer, &["WAIT", "1", "5000"]), 1);
+
+    // A frozen replica acknowledges nothing more: the writer's next write stays unacknowledged.
+    r.signal("-STOP");
+    w(&mut writer, &["SET", "during", "1"]);
+    let start = std::time::Instant::now();
+    assert_eq!(q::<i64>(&mut writer, &["WAIT", "1", "300"]), 0);
+    assert!(start.elapsed() >= Duration::from_millis(250));
+
+    // A client that wrote nothing waits for nothing (its offset is 0), as in Redis: the frozen
+    // replica still counts, at once, although the primary's offset moved past its last ACK.
+    let start = std::time::Instant::now();
+    assert_eq!(q::<i64>(&mut reader, &["WAIT", "1", "10000"]), 1);
+    assert!(start.elapsed() < Duration::from_secs(5), "WAIT blocked for {:?}", start.elapsed());
+    // Reads do not move it either.
+    let _: Option<String> = q(&mut reader, &["GET", "during"]);
+    assert_eq!(q::<i64>(&mut reader, &["WAIT", "1", "10000"]), 1);
+
+    // Pipelined writes count as the client's own, also when they are squashed onto the other
+    // shard's thread: pipelines to each shard, each from a new client (new clients alternate
+    // between the two threads, so this order pairs each thread with each shard).
+    for shard in [0, 0, 1, 1] {
+        let keys = (0..).map(|i| format!("piped:{i}"));
+        let mut pipe = redis::pipe();
+        for key in keys.filter(|k| mayfly::engine::slot::key_slot(k.as_bytes()) % 2 == shard).take(10) {
+            pipe.cmd("SET").arg(key).arg(1).ignore();
+        }
+        pipe.cmd("WAIT").arg(1).arg(300);
+        let start = std::time::Instant::now();
+        let (acked,): (i64,) = pipe.query(&mut m.client()).unwrap();
+        assert_eq!(acked, 0, "keys on shard {shard}");
+        assert!(start.elapsed() >= Duration::from_millis(250));
+    }
+
+    // Inside MULTI, WAIT answers at once with the count so far (Redis's CLIENT_MULTI rule).
+    let start = std::time::Instant::now();
+    let replies: Vec<i64> = redis::pipe().atomic().cmd("WAIT").arg(1).arg(10000).query(&mut writer).unwrap();
+    assert_eq!(replies, vec![0]);
+    assert!(start.elapsed() < Duration::from_secs(5), "WAIT in MULTI blocked for {:?}", start.elapsed());
+
+    r.signal("-CONT");
+    assert_eq!(q::<i64>(&mut writer, &["WAIT", "1", "10000"]), 1);
+}
+
+#[test]
 fn a_replica_that_stops_reading_is_cut_off_at_its_output_buffer_limit() {
     use std::io::{Read, Write};
     let m = Server::start(&["--proactor_threads", "2", "--client-output-buffer-limit", "replica 1mb 0 0"]);

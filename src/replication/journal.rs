@@ -7,7 +7,7 @@
 
 use super::backlog::Backlog;
 use bytes::Bytes;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use tokio::sync::Notify;
 
@@ -18,6 +18,10 @@ pub struct Journal {
     /// Whether writes are recorded: this node is a primary and has (had) a replica.
     on: AtomicBool,
     pub backlog: Mutex<Backlog>,
+    /// How many appends were made on behalf of clients (not the primary's own PINGs and
+    /// GETACKs): a connection compares it before and after a command to learn whether the
+    /// command wrote (WAIT waits for the client's last write, as Redis's `c->woff`).
+    client_writes: AtomicU64,
     /// Woken after every append, so replica feeders send promptly.
     pub appended: Notify,
     /// Simulator canary `repl-split-tx`: transactions are written as loose commands.
@@ -30,6 +34,7 @@ impl Journal {
         Journal {
             on: AtomicBool::new(false),
             backlog: Mutex::new(Backlog::new(replid, backlog_size)),
+            client_writes: AtomicU64::new(0),
             appended: Notify::new(),
             #[cfg(feature = "canary")]
             split_transactions: AtomicBool::new(false),
@@ -50,7 +55,7 @@ impl Journal {
 
     pub fn append(&self, db: u16, argv: &[Bytes]) {
         self.backlog.lock().unwrap().append_command(db, argv);
-        self.appended.notify_waiters();
+        self.client_wrote();
     }
 
     pub fn append_transaction(&self, cmds: &[Record]) {
@@ -58,18 +63,36 @@ impl Journal {
             return;
         }
         self.backlog.lock().unwrap().append_transaction(cmds);
+        self.client_wrote();
+    }
+
+    /// A client's command that needs no SELECT before it (PUBLISH).
+    pub fn append_nodb(&self, argv: &[Bytes]) {
+        self.backlog.lock().unwrap().append_nodb(argv);
+        self.client_wrote();
+    }
+
+    /// The primary's own traffic (stream PINGs, REPLCONF GETACK): part of the stream, but no
+    /// client's write.
+    pub fn append_control(&self, argv: &[Bytes]) {
+        self.backlog.lock().unwrap().append_nodb(argv);
         self.appended.notify_waiters();
     }
 
-    pub fn append_nodb(&self, argv: &[Bytes]) {
-        self.backlog.lock().unwrap().append_nodb(argv);
+    fn client_wrote(&self) {
+        self.client_writes.fetch_add(1, Ordering::Release);
         self.appended.notify_waiters();
+    }
+
+    /// See `client_writes`.
+    pub fn client_writes(&self) -> u64 {
+        self.client_writes.load(Ordering::Acquire)
     }
 
     /// A replica passes its primary's stream on to its own replicas byte for byte.
     pub fn append_raw(&self, bytes: &[u8]) {
         self.backlog.lock().unwrap().append_raw(bytes);
-        self.appended.notify_waiters();
+        self.client_wrote();
     }
 
     pub fn offset(&self) -> u64 {

@@ -396,7 +396,7 @@ pub async fn cron<R: Rt>(rt: R, state: Arc<ServerState>) {
         }
         let repl = &state.repl;
         if !repl.is_replica() && repl.journal.is_on() && !repl.followers.lock().unwrap().is_empty() {
-            repl.journal.append_nodb(&[Bytes::from_static(b"PING")]);
+            repl.journal.append_control(&[Bytes::from_static(b"PING")]);
         }
     }
 }

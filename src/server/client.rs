@@ -43,6 +43,9 @@ pub struct ClientState {
     pub pre_replies: Vec<crate::protocol::Reply>,
     /// REPLCONF's settings, and SYNC/PSYNC once asked (the connection becomes a replica link).
     pub repl: crate::replication::primary::ReplicaHello,
+    /// The stream offset right after this client's last write (Redis's `c->woff`): what WAIT
+    /// waits for.
+    pub woff: u64,
     /// The link to our primary applying its stream: never refused as read-only or stale.
     pub is_master: bool,
     /// Set by MONITOR: the lines of every command run, to be written to this client.

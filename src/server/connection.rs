@@ -60,6 +60,7 @@ impl<R: Rt> Connection<R> {
             subs: Default::default(),
             pre_replies: Vec::new(),
             repl: Default::default(),
+            woff: 0,
             is_master: false,
             monitor: None,
         };
@@ -365,7 +366,9 @@ impl<R: Rt> Connection<R> {
             return;
         }
         let start = self.rt.now();
+        let writes = self.state.repl.journal.client_writes();
         let replies = squash.flush(&self.rt, &self.shards, &self.home).await;
+        self.note_write_offset(writes);
         let each = self.rt.now().saturating_sub(start) / replies.len() as u32;
         let mut home = self.home.borrow_mut();
         for (name, reply) in replies {
@@ -382,7 +385,9 @@ impl<R: Rt> Connection<R> {
         if self.client.reply_mode == ReplyMode::Skip {
             self.client.reply_mode = ReplyMode::Skipping;
         }
+        let writes = self.state.repl.journal.client_writes();
         let (reply, args) = self.execute(args).await;
+        self.note_write_offset(writes);
         if let Reply::Error(e) = &reply {
             self.state.stats.count_error(e);
         }
@@ -406,6 +411,17 @@ impl<R: Rt> Connection<R> {
             self.client.reply_mode = ReplyMode::On;
         }
         (if suppressed { None } else { Some(reply) }, args)
+    }
+
+    /// After a command (or a squashed batch): if a client write reached the replication stream
+    /// meanwhile, WAIT now waits for the stream's end. The count is global, so another client's
+    /// write landing meanwhile also counts: the offset can only be overestimated (WAIT then
+    /// waits a little longer), never fall short of this client's own writes.
+    fn note_write_offset(&mut self, client_writes_before: u64) {
+        let journal = &self.state.repl.journal;
+        if journal.client_writes() != client_writes_before {
+            self.client.woff = journal.offset();
+        }
     }
 
     /// Queues a command inside MULTI, after the checks Redis makes before queueing.

@@ -50,6 +50,12 @@ impl RedisServer {
     pub fn client(&self) -> redis::Connection {
         redis::Client::open(self.url()).unwrap().get_connection().unwrap()
     }
+
+    /// Sends the process a signal (`-STOP`, `-CONT`, ...).
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap().success();
+        assert!(ok, "kill {sig} redis-server");
+    }
 }
 
 impl Drop for RedisServer {

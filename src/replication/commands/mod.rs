@@ -30,7 +30,7 @@ pub async fn run<R: Rt>(ctx: &mut Ctx<'_, R>, name: &str, args: &[Bytes]) -> Rep
     match name {
         "replconf" => replconf::replconf(&mut ctx.client.repl, args),
         "sync" | "psync" => sync(ctx, args),
-        "wait" => wait::wait(ctx.rt, ctx.server, args).await,
+        "wait" => wait::wait(ctx.rt, ctx.server, ctx.client, args).await,
         "role" => role::role(ctx),
         _ => replicaof::replicaof(ctx, args).await,
     }

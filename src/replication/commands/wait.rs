@@ -3,7 +3,7 @@
 use crate::protocol::Reply;
 use crate::replication::Replication;
 use crate::runtime::Rt;
-use crate::server::ServerState;
+use crate::server::{ClientState, ServerState};
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -12,9 +12,10 @@ fn acked(repl: &Replication, offset: u64) -> usize {
     repl.followers.lock().unwrap().iter().filter(|f| f.state == "online" && f.ack_offset >= offset).count()
 }
 
-/// WAIT numreplicas timeout: waits until that many replicas acknowledged everything written so
-/// far, or the timeout (ms, 0 = forever) passes; answers how many did.
-pub async fn wait<R: Rt>(rt: &R, state: &ServerState, args: &[Bytes]) -> Reply {
+/// WAIT numreplicas timeout: waits until that many replicas acknowledged this client's last
+/// write (`ClientState::woff`; 0 when it wrote nothing), or the timeout (ms, 0 = forever)
+/// passes; answers how many did. Inside EXEC it answers at once, as Redis does.
+pub async fn wait<R: Rt>(rt: &R, state: &ServerState, client: &ClientState, args: &[Bytes]) -> Reply {
     let repl = &state.repl;
     if repl.is_replica() {
         return Reply::error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
@@ -28,16 +29,19 @@ pub async fn wait<R: Rt>(rt: &R, state: &ServerState, args: &[Bytes]) -> Reply {
     if timeout < 0 {
         return Reply::error("ERR timeout is negative");
     }
-    let target = repl.journal.offset();
-    if acked(repl, target) as i64 >= want || repl.followers.lock().unwrap().is_empty() {
-        return Reply::Int(acked(repl, target) as i64);
+    let target = client.woff;
+    let now = acked(repl, target);
+    if now as i64 >= want || client.in_exec {
+        return Reply::Int(now as i64);
     }
     // Ask every replica for its offset now rather than at its next periodic ACK.
-    repl.journal.append_nodb(&[
-        Bytes::from_static(b"REPLCONF"),
-        Bytes::from_static(b"GETACK"),
-        Bytes::from_static(b"*"),
-    ]);
+    if !repl.followers.lock().unwrap().is_empty() {
+        repl.journal.append_control(&[
+            Bytes::from_static(b"REPLCONF"),
+            Bytes::from_static(b"GETACK"),
+            Bytes::from_static(b"*"),
+        ]);
+    }
     let deadline = (timeout > 0).then(|| rt.now() + Duration::from_millis(timeout as u64));
     loop {
         let notified = repl.acked.notified();

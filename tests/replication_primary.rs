@@ -116,6 +116,13 @@ fn redis_replica_follows_mayfly_full_sync_live_stream_and_partial_resync() {
     std::thread::sleep(Duration::from_millis(20));
     converged(&mut p, &mut rc).unwrap();
     assert_eq!(info_field(&mut p, "sync_full").as_deref(), Some("1"));
+    // What we wrote to the replica is what redis-server counted as read from its primary, but
+    // for our +FULLRESYNC line (not counted by Redis) and the stream sent after its last read.
+    let ours: i64 = info_field(&mut p, "total_net_repl_output_bytes").unwrap().parse().unwrap();
+    let theirs: i64 = info_field(&mut rc, "total_net_repl_input_bytes").unwrap().parse().unwrap();
+    assert!(theirs > 10_000 && (0..200).contains(&(ours - theirs)), "wrote {ours}, redis read {theirs}");
+    let total: i64 = info_field(&mut p, "total_net_output_bytes").unwrap().parse().unwrap();
+    assert!(total >= ours, "total_net_output_bytes {total} < replication's {ours}");
 
     // Writes to a Redis replica are refused; ours keep flowing.
     let err = redis::cmd("SET").arg("x").arg("1").query::<()>(&mut rc).unwrap_err();

@@ -249,6 +249,57 @@ fn replicates_from_redis_through_full_sync_stream_resync_and_promotion() {
     assert_eq!(info_field(&mut r, "replication", "second_repl_offset"), (old_offset + 1).to_string());
 }
 
+/// INFO stats `total_net_repl_input_bytes` (or output) as a number.
+fn repl_bytes(c: &mut Connection, direction: &str) -> i64 {
+    info_field(c, "stats", &format!("total_net_repl_{direction}_bytes")).parse().unwrap()
+}
+
+#[test]
+fn the_master_link_is_a_listed_killable_client_and_its_bytes_are_counted() {
+    let Some(redis) = RedisPrimary::start(true) else { return };
+    let mut p = redis.client();
+    write_every_type(&mut p, "pre:");
+    let replica = Server::start(&[]);
+    let mut r = follow(&replica, &redis);
+    wait_in_sync(&mut p, &mut r);
+
+    // Redis lists its master client with flags=M and type master; so do we.
+    let masters: String = q(&mut r, &["CLIENT", "LIST", "TYPE", "master"]);
+    let lines: Vec<&str> = masters.lines().collect();
+    assert_eq!(lines.len(), 1, "{masters}");
+    assert!(lines[0].contains(" flags=M "), "{}", lines[0]);
+    assert!(lines[0].contains(&format!(" addr=127.0.0.1:{} ", redis.port)), "{}", lines[0]);
+    let all: String = q(&mut r, &["CLIENT", "LIST"]);
+    assert_eq!(all.lines().filter(|l| l.contains(" flags=M ")).count(), 1, "{all}");
+    let normal: String = q(&mut r, &["CLIENT", "LIST", "TYPE", "normal"]);
+    assert!(!normal.contains(" flags=M "), "{normal}");
+
+    // What our link read is what redis-server wrote to it, but for the handshake's replies
+    // (+PONG, +OK..., +FULLRESYNC), which Redis does not count as replication bytes.
+    let (ours, theirs) = (repl_bytes(&mut r, "input"), repl_bytes(&mut p, "output"));
+    assert!(theirs > 1000 && (0..200).contains(&(ours - theirs)), "read {ours}, redis wrote {theirs}");
+    let total_in: i64 = info_field(&mut r, "stats", "total_net_input_bytes").parse().unwrap();
+    assert!(total_in >= ours, "total_net_input_bytes {total_in} < replication's {ours}");
+
+    // Killing the master client drops the link; it comes back with a partial resync (from
+    // offset 1 on: at offset 0 there is no history to continue yet).
+    q::<()>(&mut p, &["SET", "streamed", "1"]);
+    wait_in_sync(&mut p, &mut r);
+    let full_before = info_field(&mut p, "stats", "sync_full");
+    let partial_before: u64 = info_field(&mut p, "stats", "sync_partial_ok").parse().unwrap();
+    assert_eq!(q::<i64>(&mut r, &["CLIENT", "KILL", "TYPE", "master"]), 1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while info_field(&mut p, "stats", "sync_partial_ok").parse::<u64>().unwrap() == partial_before {
+        assert!(Instant::now() < deadline, "the replica never came back");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    q::<()>(&mut p, &["SET", "after:kill", &"v".repeat(1000)]);
+    wait_in_sync(&mut p, &mut r);
+    assert_eq!(info_field(&mut p, "stats", "sync_full"), full_before, "a partial resync, not a full one");
+    assert_eq!(q::<String>(&mut r, &["GET", "after:kill"]), "v".repeat(1000));
+    assert!(repl_bytes(&mut r, "input") > ours + 1000);
+}
+
 #[test]
 fn disk_backed_transfer_and_replicaof_flag() {
     let Some(redis) = RedisPrimary::start(false) else { return };

@@ -102,6 +102,9 @@ pub struct InfoSnapshot {
     pub ops_per_sec: u64,
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
+    /// Replication's share of the two above (Redis 7 counts it in both totals).
+    pub net_repl_input_bytes: u64,
+    pub net_repl_output_bytes: u64,
     pub cluster_enabled: bool,
     /// The whole replication section as `replication::info` renders it (empty: a primary
     /// that never had a replica, printed below).
@@ -336,6 +339,8 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
             kv(out, "instantaneous_ops_per_sec", s.ops_per_sec);
             kv(out, "total_net_input_bytes", s.net_input_bytes);
             kv(out, "total_net_output_bytes", s.net_output_bytes);
+            kv(out, "total_net_repl_input_bytes", s.net_repl_input_bytes);
+            kv(out, "total_net_repl_output_bytes", s.net_repl_output_bytes);
             kv(out, "instantaneous_input_kbps", "0.00");
             kv(out, "instantaneous_output_kbps", "0.00");
             kv(out, "instantaneous_input_repl_kbps", "0.00");

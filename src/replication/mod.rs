@@ -10,6 +10,7 @@
 mod apply;
 pub mod backlog;
 pub mod commands;
+mod counted;
 mod full_sync;
 pub mod gate;
 pub mod info;
@@ -82,6 +83,10 @@ pub struct Replication {
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
     pub sync_partial_err: AtomicU64,
+    /// INFO stats `total_net_repl_input_bytes`: read from our primary (handshake, RDB, stream).
+    pub net_input_bytes: AtomicU64,
+    /// INFO stats `total_net_repl_output_bytes`: written to our replicas (RDB, stream).
+    pub net_output_bytes: AtomicU64,
     /// Notified when the role or the primary changes (REPLICAOF), so the link task restarts.
     pub role_changed: Notify,
     /// Whether this node follows a primary now: the per-command check reads only this.
@@ -103,6 +108,8 @@ impl Replication {
             sync_full: AtomicU64::new(0),
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
+            net_input_bytes: AtomicU64::new(0),
+            net_output_bytes: AtomicU64::new(0),
             role_changed: Notify::new(),
             following: AtomicBool::new(false),
             link_active: AtomicBool::new(false),

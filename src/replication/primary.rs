@@ -76,6 +76,7 @@ pub async fn serve_replica<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     hello: ReplicaHello,
 ) {
     let repl = &state.repl;
+    let stream = &mut super::counted::Counted::writes(stream, &repl.net_output_bytes);
     let args = hello.sync.clone().unwrap_or_default();
     let ip = hello.ip_address.clone().unwrap_or_else(|| peer.ip().to_string());
     let name = format!("{ip}:{}", hello.listening_port);

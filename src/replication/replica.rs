@@ -10,7 +10,7 @@ use super::{full_sync, Role};
 use crate::engine::{ShardCell, ShardSet};
 use crate::protocol::Limits;
 use crate::runtime::{timeout, Rt};
-use crate::server::{Connection, ServerState};
+use crate::server::{ClientHandle, ClientRegistry, Connection, ServerState};
 use std::cell::Cell;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
@@ -194,7 +194,8 @@ impl<'a, R: Rt> Link<'a, R> {
             Some(Ok(s)) => s,
         };
         tracing::info!("replication: connected to primary {addr}, handshaking");
-        let mut io = LinkIo::new(stream);
+        let state: &ServerState = self.state;
+        let mut io = LinkIo::new(super::counted::Counted::reads(stream, &state.repl.net_input_bytes));
         let (user, password, listening_port, announce_ip) = {
             let c = self.state.config.read().unwrap();
             let user = c.get_str("masteruser").to_string();
@@ -296,6 +297,11 @@ impl<'a, R: Rt> Link<'a, R> {
         tracing::info!("replication: link to {}:{} is up, streaming", self.host, self.port);
         let journal = self.state.repl.journal.clone();
         let master = self.master.as_mut().expect("created by the handshake");
+        // While it streams, the master client is listed (CLIENT LIST flags=M) and can be killed
+        // (CLIENT KILL TYPE master), which drops the link: it comes back with PSYNC.
+        let handle = master.client_handle().clone();
+        handle.killed.store(false, Ordering::Release);
+        let _listed = Listed::new(&self.state.clients, handle.clone());
         let mut last_io = self.rt.now();
         let mut next_ack = self.rt.now();
         loop {
@@ -328,13 +334,43 @@ impl<'a, R: Rt> Link<'a, R> {
                     repl_timeout.as_secs()
                 ));
             }
+            if handle.killed.load(Ordering::Acquire) {
+                return Err("the master client was killed (CLIENT KILL)".into());
+            }
             let wait = (next_ack - now).min(last_io + repl_timeout - now);
-            if let Some(read) = timeout(self.rt, wait, io.fill()).await {
-                read?;
-                last_io = self.rt.now();
-                self.state.repl.link.lock().unwrap().last_io_ms = self.rt.wall_ms();
+            tokio::select! {
+                biased;
+                // Woken to look at `killed` above (a stale wake-up just loops).
+                _ = handle.kill.notified() => {}
+                read = timeout(self.rt, wait, io.fill()) => {
+                    if let Some(read) = read {
+                        read?;
+                        last_io = self.rt.now();
+                        self.state.repl.link.lock().unwrap().last_io_ms = self.rt.wall_ms();
+                    }
+                }
             }
         }
+    }
+}
+
+/// Keeps a client in the registry (CLIENT LIST) for as long as it lives.
+struct Listed<'a> {
+    clients: &'a ClientRegistry,
+    id: u64,
+}
+
+impl<'a> Listed<'a> {
+    fn new(clients: &'a ClientRegistry, handle: Arc<ClientHandle>) -> Self {
+        let id = handle.id;
+        clients.add(handle);
+        Listed { clients, id }
+    }
+}
+
+impl Drop for Listed<'_> {
+    fn drop(&mut self) {
+        self.clients.remove(self.id);
     }
 }
 

@@ -86,6 +86,8 @@ pub struct ClientHandle {
     pub multi: std::sync::atomic::AtomicI64,
     /// CLIENT LIST flag `O`: a MONITOR client.
     pub monitor: AtomicBool,
+    /// CLIENT LIST flag `M`, type `master`: the link applying our primary's stream.
+    pub master: AtomicBool,
 }
 
 impl ClientHandle {
@@ -108,6 +110,18 @@ impl ClientHandle {
             subs: Default::default(),
             multi: std::sync::atomic::AtomicI64::new(-1),
             monitor: AtomicBool::new(false),
+            master: AtomicBool::new(false),
+        }
+    }
+
+    /// Redis's client type (CLIENT LIST/KILL TYPE): master, pubsub or normal.
+    pub fn kind(&self) -> &'static str {
+        if self.master.load(Ordering::Relaxed) {
+            "master"
+        } else if self.subs.iter().any(|n| n.load(Ordering::Relaxed) > 0) {
+            "pubsub"
+        } else {
+            "normal"
         }
     }
 

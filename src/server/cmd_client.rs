@@ -141,7 +141,7 @@ fn unknown_type(t: &[u8]) -> Reply {
     Reply::error(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t)))
 }
 
-/// The client types Redis knows; Mayfly has only normal clients so far.
+/// The client types Redis knows (`ClientHandle::kind` tells a client's own).
 fn client_type(t: &[u8]) -> Option<&'static str> {
     let t = t.to_ascii_lowercase();
     Some(match t.as_slice() {
@@ -155,13 +155,13 @@ fn client_type(t: &[u8]) -> Option<&'static str> {
 
 fn list<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
     let mut ids: Option<Vec<u64>> = None;
-    let mut only_normal = true;
+    let mut kind = None;
     let mut i = 2;
     while i < args.len() {
         if args[i].eq_ignore_ascii_case(b"type") && i + 1 < args.len() {
             match client_type(&args[i + 1]) {
                 None => return unknown_type(&args[i + 1]),
-                Some(t) => only_normal = t == "normal",
+                Some(t) => kind = Some(t),
             }
             i += 2;
         } else if args[i].eq_ignore_ascii_case(b"id") && i + 1 < args.len() {
@@ -180,14 +180,12 @@ fn list<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
     }
     let now = ctx.rt.wall_ms();
     let mut out = String::new();
-    if only_normal {
-        for h in ctx.server.clients.snapshot() {
-            if ids.as_ref().is_some_and(|v| !v.contains(&h.id)) {
-                continue;
-            }
-            out.push_str(&client_line(&h, now));
-            out.push('\n');
+    for h in ctx.server.clients.snapshot() {
+        if ids.as_ref().is_some_and(|v| !v.contains(&h.id)) || kind.is_some_and(|k| k != h.kind()) {
+            continue;
         }
+        out.push_str(&client_line(&h, now));
+        out.push('\n');
     }
     Reply::Verbatim("txt", Bytes::from(out))
 }
@@ -209,6 +207,9 @@ pub fn client_line(h: &ClientHandle, now_ms: u64) -> String {
     let multi = h.multi.load(Ordering::Relaxed);
     if h.monitor.load(Ordering::Relaxed) {
         flags.push('O');
+    }
+    if h.master.load(Ordering::Relaxed) {
+        flags.push('M');
     }
     if subs.iter().any(|n| *n > 0) {
         flags.push('P');
@@ -261,7 +262,7 @@ pub struct KillFilter {
     pub addr: Option<String>,
     pub laddr: Option<String>,
     pub user: Option<String>,
-    /// `Some("normal")` etc.; clients other than normal never match anything but normal.
+    /// `Some("normal")` etc., compared with `ClientHandle::kind`.
     pub ctype: Option<&'static str>,
     pub skipme: bool,
 }
@@ -308,14 +309,14 @@ impl KillFilter {
         Ok(f)
     }
 
-    pub fn matches(&self, id: u64, addr: &str, laddr: &str, me: u64) -> bool {
+    pub fn matches(&self, id: u64, addr: &str, laddr: &str, kind: &str, me: u64) -> bool {
         if self.skipme && id == me {
             return false;
         }
         self.id.is_none_or(|x| x == id)
             && self.addr.as_deref().is_none_or(|a| a == addr)
             && self.laddr.as_deref().is_none_or(|a| a == laddr)
-            && self.ctype.is_none_or(|t| t == "normal")
+            && self.ctype.is_none_or(|t| t == kind)
     }
 }
 
@@ -337,7 +338,7 @@ fn kill<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
     };
     let mut n = 0;
     for h in &clients {
-        if filter.matches(h.id, &h.addr.to_string(), &h.laddr.to_string(), me) {
+        if filter.matches(h.id, &h.addr.to_string(), &h.laddr.to_string(), h.kind(), me) {
             kill_one(ctx, h, me);
             n += 1;
         }
@@ -367,19 +368,22 @@ mod tests {
         let f = KillFilter::parse(&b(&["ID", "5", "skipme", "no"])).unwrap();
         assert_eq!(f.id, Some(5));
         assert!(!f.skipme);
-        assert!(f.matches(5, "1.2.3.4:5", "x", 5));
-        assert!(!f.matches(6, "1.2.3.4:5", "x", 5));
+        assert!(f.matches(5, "1.2.3.4:5", "x", "normal", 5));
+        assert!(!f.matches(6, "1.2.3.4:5", "x", "normal", 5));
         let f = KillFilter::parse(&b(&["addr", "1.2.3.4:5"])).unwrap();
         assert!(f.skipme);
-        assert!(f.matches(9, "1.2.3.4:5", "x", 1));
-        assert!(!f.matches(1, "1.2.3.4:5", "x", 1));
+        assert!(f.matches(9, "1.2.3.4:5", "x", "master", 1));
+        assert!(!f.matches(1, "1.2.3.4:5", "x", "normal", 1));
         assert_eq!(KillFilter::parse(&b(&["id", "0"])).unwrap_err(), "ERR client-id should be greater than 0");
         assert_eq!(KillFilter::parse(&b(&["bogus", "1"])).unwrap_err(), errors::SYNTAX);
         assert_eq!(KillFilter::parse(&b(&["skipme", "maybe"])).unwrap_err(), errors::SYNTAX);
         assert_eq!(KillFilter::parse(&b(&["type", "x"])).unwrap_err(), "ERR Unknown client type 'x'");
         assert_eq!(KillFilter::parse(&b(&["user", "bob"])).unwrap_err(), "ERR No such user 'bob'");
         let f = KillFilter::parse(&b(&["type", "pubsub"])).unwrap();
-        assert!(!f.matches(3, "a", "b", 1));
+        assert!(!f.matches(3, "a", "b", "normal", 1));
+        assert!(f.matches(3, "a", "b", "pubsub", 1));
+        let f = KillFilter::parse(&b(&["type", "MASTER"])).unwrap();
+        assert!(f.matches(3, "a", "b", "master", 1) && !f.matches(3, "a", "b", "normal", 1));
     }
 
     #[test]
@@ -393,5 +397,8 @@ mod tests {
              obl oll omem tot-mem events cmd user redir resp lib-name lib-ver"
         );
         assert!(line.contains("age=4 idle=4 flags=N db=0"));
+        h.master.store(true, Ordering::Relaxed);
+        assert!(client_line(&h, 5000).contains(" flags=M "));
+        assert_eq!(h.kind(), "master");
     }
 }

@@ -71,6 +71,8 @@ pub struct Wanted {
 pub async fn gather<R: Rt>(rt: &R, shards: &ShardSet, server: &ServerState, want: Wanted) -> InfoSnapshot {
     let now_ms = rt.wall_ms();
     let repl = crate::replication::info::ReplSnapshot::take(&server.repl, now_ms);
+    let repl_in = server.repl.net_input_bytes.load(Ordering::Relaxed);
+    let repl_out = server.repl.net_output_bytes.load(Ordering::Relaxed);
     let mut s = {
         let cfg = server.config.read().unwrap();
         InfoSnapshot {
@@ -96,6 +98,11 @@ pub async fn gather<R: Rt>(rt: &R, shards: &ShardSet, server: &ServerState, want
             rejected_connections: server.stats.rejected_connections.load(Ordering::Relaxed),
             repl_backlog_size: cfg.get_int("repl-backlog-size"),
             sync_full: server.repl.sync_full.load(Ordering::Relaxed),
+            // The shards' client traffic is added below: Redis's totals include replication's.
+            net_input_bytes: repl_in,
+            net_output_bytes: repl_out,
+            net_repl_input_bytes: repl_in,
+            net_repl_output_bytes: repl_out,
             sync_partial_ok: server.repl.sync_partial_ok.load(Ordering::Relaxed),
             sync_partial_err: server.repl.sync_partial_err.load(Ordering::Relaxed),
             dbs: vec![DbCounts::default(); shards.dbnum],

@@ -79,7 +79,13 @@ impl<R: Rt> Connection<R> {
         let mut c = Connection::new(rt, Arc::new(shards.master_view()), state, home, peer);
         c.client.authenticated = true;
         c.client.is_master = true;
+        c.client.handle.master.store(true, Ordering::Relaxed);
         c
+    }
+
+    /// What CLIENT LIST and CLIENT KILL see of this client.
+    pub(crate) fn client_handle(&self) -> &Arc<ClientHandle> {
+        &self.client.handle
     }
 
     /// Runs one command from the primary's stream; the reply is for logging only.

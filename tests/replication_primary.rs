@@ -253,6 +253,85 @@ fn a_replica_that_stops_reading_is_cut_off_at_its_output_buffer_limit() {
     assert_eq!(q::<i64>(&mut p, &["DBSIZE"]), 2000);
 }
 
+/// A hand-driven diskless replica: PSYNC with `capa eof`, then the whole EOF-marked snapshot
+/// read. Returns the link (with a read timeout) and the offset the stream continues after.
+fn diskless_replica(m: &Server) -> (std::io::BufReader<std::net::TcpStream>, u64) {
+    use std::io::{BufRead, Read, Write};
+    let mut s = m.raw();
+    s.write_all(b"REPLCONF listening-port 1\r\nREPLCONF capa eof capa psync2\r\nPSYNC ? -1\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = std::io::BufReader::new(s);
+    let mut line = String::new();
+    let offset = loop {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        if let Some(rest) = line.strip_prefix("+FULLRESYNC ") {
+            break rest.split_whitespace().nth(1).unwrap().parse().unwrap();
+        }
+        assert!(matches!(line.as_str(), "+OK\r\n" | "\n"), "unexpected {line:?}");
+    };
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    let mark = line.trim_end().strip_prefix("$EOF:").unwrap_or_else(|| panic!("not diskless: {line:?}")).to_string();
+    let mut payload = Vec::new();
+    while !payload.ends_with(mark.as_bytes()) {
+        let mut byte = [0u8];
+        r.read_exact(&mut byte).unwrap();
+        payload.push(byte[0]);
+    }
+    assert!(payload.starts_with(b"REDIS"));
+    (r, offset)
+}
+
+#[test]
+fn a_diskless_replica_gets_the_stream_only_after_its_first_ack() {
+    use std::io::{Read, Write};
+    let m = Server::start(&["--proactor_threads", "2", "--repl-diskless-sync", "yes"]);
+    let mut p = m.client();
+    let (mut r, offset) = diskless_replica(&m);
+    w(&mut p, &["SET", "k", "v"]);
+    // Loading, as far as the primary knows: nothing more arrives, and it is not online.
+    r.get_ref().set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut buf = [0u8; 256];
+    assert!(r.read(&mut buf).is_err(), "the stream started before the first ACK");
+    assert!(info_field(&mut p, "slave0").is_some_and(|s| !s.contains("state=online")));
+    assert_eq!(q::<i64>(&mut p, &["WAIT", "1", "100"]), 0);
+
+    r.get_mut().write_all(format!("REPLCONF ACK {offset}\r\n").as_bytes()).unwrap();
+    r.get_ref().set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).contains("$1\r\nk\r\n$1\r\nv\r\n") {
+        let n = r.read(&mut buf).unwrap();
+        assert!(n > 0, "the primary closed the link");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(info_field(&mut p, "slave0").is_some_and(|s| s.contains("state=online")));
+}
+
+#[test]
+fn a_loading_diskless_replica_is_cut_off_at_its_output_buffer_limit() {
+    use std::io::Read;
+    let m = Server::start(&[
+        "--proactor_threads",
+        "2",
+        "--repl-diskless-sync",
+        "yes",
+        "--client-output-buffer-limit",
+        "replica 1mb 0 0",
+    ]);
+    let mut p = m.client();
+    let (mut r, _) = diskless_replica(&m);
+    let value = "x".repeat(10_000);
+    for i in 0..300 {
+        w(&mut p, &["SET", &format!("k{i}"), &value]);
+    }
+    // Never acknowledged, 3 MB behind: the primary closes the link without sending any of it.
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).expect("the primary never closed the link");
+    assert!(rest.is_empty(), "{} stream bytes sent before the first ACK", rest.len());
+    assert!(eventually(Duration::from_secs(5), || info_field(&mut p, "slave0").is_none()));
+}
+
 #[test]
 fn a_full_sync_under_concurrent_writes_is_exact() {
     if !installed("redis-server") {

@@ -98,14 +98,14 @@ pub async fn serve_replica<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     });
     let result = async {
         // `history`: the id the replica was told; if ours moves on, it must reconnect.
-        let (sent, history) = match try_partial(repl, &args) {
+        let (sent, history, ack_first) = match try_partial(repl, &args) {
             Some(from) => {
                 let replid = repl.journal.backlog.lock().unwrap().replid.clone();
                 let line = if hello.capa_psync2 { format!("+CONTINUE {replid}\r\n") } else { "+CONTINUE\r\n".into() };
                 stream.write_all(line.as_bytes()).await?;
                 repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(replica = %name, "partial resynchronization accepted, continuing from offset {from}");
-                (from - 1, replid)
+                (from - 1, replid, false)
             }
             None => {
                 repl.sync_full.fetch_add(1, Ordering::Relaxed);
@@ -119,17 +119,13 @@ pub async fn serve_replica<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 let (replid, offset, eof_marked) =
                     full_sync(rt, shards, state, stream, &hello, &args, client_id, &name).await?;
-                if eof_marked {
-                    // A replica cannot tell the EOF mark from bytes that follow it: the stream
-                    // starts once it acknowledges, i.e. has loaded the snapshot (as Redis does).
-                    await_first_ack(rt, state, stream, pending, client_id).await?;
-                }
-                (offset, replid)
+                // A replica cannot tell the EOF mark from bytes that follow it: the stream
+                // starts once it acknowledges, i.e. has loaded the snapshot (as Redis does).
+                (offset, replid, eof_marked)
             }
         };
-        set_state(repl, client_id, "online");
-        tracing::info!(replica = %name, "synchronization succeeded; streaming from offset {sent}");
-        stream_to(rt, state, stream, pending, client_id, (sent, &history), (hard, soft, soft_secs), &name).await
+        let feed = Feed { sent, history: &history, ack_first };
+        stream_to(rt, state, stream, pending, client_id, feed, (hard, soft, soft_secs), &name).await
     }
     .await;
     if let Err(e) = result {
@@ -222,32 +218,6 @@ async fn full_sync<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     Ok((replid, offset, eof_marked))
 }
 
-/// Reads from the replica until its first REPLCONF ACK.
-async fn await_first_ack<R: Rt, S: AsyncRead + Unpin>(
-    rt: &R,
-    state: &ServerState,
-    stream: &mut S,
-    pending: &mut BytesMut,
-    client_id: u64,
-) -> io::Result<()> {
-    let mut args = Vec::new();
-    let limits = Limits::default();
-    loop {
-        if read_acks(rt, &state.repl, pending, &limits, &mut args, client_id)? {
-            return Ok(());
-        }
-        tokio::select! {
-            biased;
-            _ = state.stop_notify.notified() => return Err(io::Error::other("server stopping")),
-            r = stream.read_buf(pending) => match r {
-                Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "replica closed the connection")),
-                Ok(_) => {}
-                Err(e) => return Err(e),
-            },
-        }
-    }
-}
-
 /// Sends a snapshot file in the `$<len>\r\n<bytes>` form.
 async fn send_file<R: Rt, S: AsyncWrite + Unpin>(
     stream: &mut S,
@@ -270,7 +240,17 @@ async fn send_file<R: Rt, S: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// Feeds the stream from offset `sent + 1` on, and reads the replica's ACKs, until either side
+/// Where a replica's stream starts.
+struct Feed<'a> {
+    /// The offset it has: the stream continues at `sent + 1`.
+    sent: u64,
+    /// The replication id it was told; if ours moves on, it must reconnect.
+    history: &'a str,
+    /// Nothing is sent before its first REPLCONF ACK (after a diskless, EOF-marked snapshot).
+    ack_first: bool,
+}
+
+/// Feeds the stream from `feed`'s offset on, and reads the replica's ACKs, until either side
 /// fails or the replica falls too far behind.
 #[allow(clippy::too_many_arguments)]
 async fn stream_to<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
@@ -279,17 +259,24 @@ async fn stream_to<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     pending: &mut BytesMut,
     client_id: u64,
-    (mut sent, history): (u64, &str),
+    feed: Feed<'_>,
     (hard, soft, soft_secs): (u64, u64, u64),
     name: &str,
 ) -> io::Result<()> {
     let repl = &state.repl;
     let journal = &repl.journal;
+    let Feed { mut sent, history, ack_first } = feed;
+    let mut online = false;
     let mut soft_since: Option<u64> = None;
     let mut args = Vec::new();
     let limits = Limits::default();
     loop {
-        read_acks(rt, repl, pending, &limits, &mut args, client_id)?;
+        let acked = read_acks(rt, repl, pending, &limits, &mut args, client_id)?;
+        if !online && (acked || !ack_first) {
+            online = true;
+            set_state(repl, client_id, "online");
+            tracing::info!(replica = %name, "synchronization succeeded; streaming from offset {sent}");
+        }
         let appended = journal.appended.notified();
         tokio::pin!(appended);
         appended.as_mut().enable();
@@ -312,9 +299,14 @@ async fn stream_to<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
             } else {
                 soft_since = None;
             }
-            match bl.read(sent + 1, SEND_CHUNK) {
-                Some(c) => c,
-                None => return Err(io::Error::other("fell out of the replication backlog")),
+            if !online {
+                // Held until the first ACK; the limits above apply while the replica loads.
+                Default::default()
+            } else {
+                match bl.read(sent + 1, SEND_CHUNK) {
+                    Some(c) => c,
+                    None => return Err(io::Error::other("fell out of the replication backlog")),
+                }
             }
         };
         if !chunk.is_empty() {

@@ -181,14 +181,21 @@ fn follow(replica: &Server, primary: &RedisPrimary) -> Connection {
     c
 }
 
-#[test]
-fn replicates_from_redis_through_full_sync_stream_resync_and_promotion() {
-    let Some(redis) = RedisPrimary::start(true) else { return };
+/// A Mayfly replica of `redis` (holding every type, prefixed `pre:`), fully synced: clients
+/// of the primary and of the replica, and the replica itself.
+fn synced_replica(redis: &RedisPrimary) -> (Connection, Connection, Server) {
     let mut p = redis.client();
     write_every_type(&mut p, "pre:");
     let replica = Server::start(&[]);
-    let mut r = follow(&replica, &redis);
+    let mut r = follow(&replica, redis);
     wait_in_sync(&mut p, &mut r);
+    (p, r, replica)
+}
+
+#[test]
+fn replicates_from_redis_through_full_sync_stream_resync_and_promotion() {
+    let Some(redis) = RedisPrimary::start(true) else { return };
+    let (mut p, mut r, _replica) = synced_replica(&redis);
     // Asked only once synced: during the full sync's load REPLICAOF answers -LOADING (it has
     // no `loading` flag, in Redis either), and a busy machine can make the load overlap it.
     let again: String = q(&mut r, &["REPLICAOF", "127.0.0.1", &redis.port.to_string()]);
@@ -259,11 +266,7 @@ fn repl_bytes(c: &mut Connection, direction: &str) -> i64 {
 #[test]
 fn the_master_link_is_a_listed_killable_client_and_its_bytes_are_counted() {
     let Some(redis) = RedisPrimary::start(true) else { return };
-    let mut p = redis.client();
-    write_every_type(&mut p, "pre:");
-    let replica = Server::start(&[]);
-    let mut r = follow(&replica, &redis);
-    wait_in_sync(&mut p, &mut r);
+    let (mut p, mut r, _replica) = synced_replica(&redis);
 
     // Redis lists its master client with flags=M and type master; so do we.
     let masters: String = q(&mut r, &["CLIENT", "LIST", "TYPE", "master"]);

@@ -112,6 +112,10 @@ pub struct Shard {
     pub pending: Vec<crate::replication::journal::Record>,
     /// The running command recorded itself in another form (`propagate_instead`).
     pub rewritten: bool,
+    /// Recount the memory accounting after every job (`Rt::self_checks`: the simulator).
+    pub self_checks: bool,
+    /// Canary `evict-volatile-any`: volatile-* policies sample every key, TTL or not.
+    pub canary_evict_any: bool,
 }
 
 /// Candidates kept between eviction rounds (Redis's EVPOOL_SIZE).
@@ -156,6 +160,8 @@ impl Shard {
             capture: None,
             pending: Vec::new(),
             rewritten: false,
+            self_checks: false,
+            canary_evict_any: false,
         }
     }
 
@@ -236,7 +242,8 @@ impl Shard {
     /// The next key to evict under `policy`: random policies pick a sampled key at once; the
     /// others keep a pool of the best candidates of every round (Redis's evictionPoolPopulate).
     fn pick_victim(&mut self, policy: Policy) -> Option<(usize, Bytes)> {
-        let volatile = policy.volatile_only();
+        // The canary's bug: a volatile policy that samples like its allkeys twin.
+        let volatile = policy.volatile_only() && !self.canary_evict_any;
         let samples = self.config.maxmemory_samples;
         let random = matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom);
         let ndb = self.dbs.len();
@@ -537,6 +544,9 @@ impl Shard {
         }
         self.flush_propagation();
         self.publish_events();
+        if self.self_checks {
+            self.assert_accounting();
+        }
     }
 
     pub fn run_all(&mut self, runs: Vec<Job>) {

@@ -99,6 +99,11 @@ impl LockTable {
         })
     }
 
+    /// Whether a transaction holds `key` (or the barrier, every key) right now.
+    pub fn holds(&self, key: &LockKey) -> bool {
+        self.barrier.is_some() || self.held.contains_key(key)
+    }
+
     /// Whether work on `keys` may run now without overtaking anyone.
     pub fn can_run(&self, keys: &[(LockKey, Mode)]) -> bool {
         self.is_idle()

@@ -8,6 +8,7 @@ pub mod catch_up;
 pub mod convergence;
 pub mod counters;
 pub mod evict_model;
+pub mod evict_tx;
 pub mod evict_volatile;
 pub mod evicted_count;
 pub mod memory_bounds;

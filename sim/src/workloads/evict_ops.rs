@@ -125,6 +125,13 @@ pub const OPS: &[(&str, u32, Make)] = &[
     ("LRANGE", 3, |g| vec![b("LRANGE"), g.key('l', LIST_KEYS), b("0"), b("-1")]),
 ];
 
+/// A transaction's two commands: a write that may push the shard over its share, and a read
+/// of the same key that must see it.
+pub fn transaction(g: &mut Gen<'_>) -> (Vec<Bytes>, Vec<Bytes>) {
+    let (k, n) = if g.rng.gen_bool(0.5) { (g.big(), g.rng.gen_range(100..MAX_VALUE - 16)) } else { (g.small(), 24) };
+    (g.set(k.clone(), n), vec![b("GET"), k])
+}
+
 /// Draws one command by weight.
 pub fn draw(g: &mut Gen<'_>) -> Vec<Bytes> {
     let total: u32 = OPS.iter().map(|o| o.1).sum();

@@ -10,7 +10,7 @@ use super::evict_probe;
 use crate::checkers::evict_model::{EvictModel, Window};
 use crate::checkers::evicted_count::Growth;
 use crate::checkers::policies::{LimitLog, PolicyLog};
-use crate::checkers::{evict_volatile, noeviction};
+use crate::checkers::{evict_tx, evict_volatile, noeviction};
 use crate::client::{Client, Reply};
 use crate::digest::Digest;
 use crate::rt::sim_wall_ms;
@@ -116,6 +116,11 @@ async fn writer(id: usize, sh: Arc<EvictShared>) -> Result<(), String> {
     let (mut model, mut seq) = (EvictModel::default(), 0u64);
     for n in 0..sh.ops_per_writer {
         madsim::time::sleep(think(&mut rng)).await;
+        if rng.gen_bool(0.08) {
+            let (set, get) = evict_ops::transaction(&mut Gen { rng: &mut rng, id, seq: &mut seq });
+            transaction(&sh, &mut conn, &who, &mut model, &set, &get).await?;
+            continue;
+        }
         let args = evict_ops::draw(&mut Gen { rng: &mut rng, id, seq: &mut seq });
         let (reply, w) = call(&sh, &mut conn, &who, &args).await?;
         judge(&sh, &mut model, &args, &reply, w).map_err(|e| format!("{who} at {}..{}ms: {e}", w.sent, w.recv))?;
@@ -128,6 +133,28 @@ async fn writer(id: usize, sh: Arc<EvictShared>) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// MULTI / SET k v / GET k / EXEC, judged by `evict_tx`.
+async fn transaction(
+    sh: &EvictShared,
+    conn: &mut Client,
+    who: &str,
+    model: &mut EvictModel,
+    set: &[Bytes],
+    get: &[Bytes],
+) -> Result<(), String> {
+    let (multi, _) = call(sh, conn, who, &[Bytes::from("MULTI")]).await?;
+    if multi != Reply::ok() {
+        return Err(format!("{who}: MULTI replied {multi:?}"));
+    }
+    let (queued_set, w) = call(sh, conn, who, set).await?;
+    noeviction::check_refusal(set, &queued_set)?;
+    let (queued_get, _) = call(sh, conn, who, get).await?;
+    let (exec, w_exec) = call(sh, conn, who, &[Bytes::from("EXEC")]).await?;
+    let w = Window { sent: w.sent, recv: w_exec.recv };
+    evict_tx::check(model, set, get, [&queued_set, &queued_get], &exec, w)
+        .map_err(|e| format!("{who} at {}..{}ms: {e}", w.sent, w.recv))
 }
 
 /// Switches maxmemory or the policy 0–3 times while the writers run.

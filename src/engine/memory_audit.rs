@@ -21,6 +21,8 @@ pub struct MemoryAudit {
     /// Keys with a deadline: what volatile-* policies may evict.
     pub volatile: u64,
     pub evicted: u64,
+    /// Keys transactions hold right now: eviction spares them until they are released.
+    pub held: u64,
 }
 
 impl Shard {
@@ -45,6 +47,7 @@ impl Shard {
             keys: self.dbs.iter().map(|d| d.len() as u64).sum(),
             volatile: self.dbs.iter().map(|d| d.expires_count() as u64).sum(),
             evicted: self.stats.evicted_keys,
+            held: self.locks.held_keys() as u64,
         })
     }
 

@@ -233,7 +233,8 @@ const DEBUG_HELP: &[&str] = &[
     "    Save the RDB on disk and reload it back to memory (no persistence yet: a no-op).",
     "MEMORY-AUDIT",
     "    Recount every shard's memory accounting; per shard: used, limit (its share of",
-    "    maxmemory, -1 = none), structure (table slots), keys, volatile, evicted.",
+    "    maxmemory, -1 = none), structure (table slots), keys, volatile, evicted, held",
+    "    (keys transactions hold: never evicted until released).",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -356,6 +357,7 @@ async fn memory_audit<R: Rt>(ctx: &mut Ctx<'_, R>) -> Reply {
             (Reply::bulk_str("keys"), n(a.keys)),
             (Reply::bulk_str("volatile"), n(a.volatile)),
             (Reply::bulk_str("evicted"), n(a.evicted)),
+            (Reply::bulk_str("held"), n(a.held)),
         ]));
     }
     Reply::Array(out)

@@ -2,7 +2,8 @@
 //! recount the server has already checked), each shard's accounted usage is within its share of
 //! maxmemory whenever its policy has something to evict: eviction runs right after the job that
 //! went over. A shard that cannot evict (noeviction; volatile-* with no key that has a TTL;
-//! allkeys-* with no keys) may exceed its share by a documented margin:
+//! allkeys-* with no keys; or a transaction holds keys there, which eviction spares until
+//! their release, when it catches up) may exceed its share by a documented margin:
 //!
 //! - the highest share in force so far (`ceiling`): lowering maxmemory cannot take away what a
 //!   shard that has nothing to evict already holds;
@@ -30,10 +31,12 @@ pub struct ShardMem {
     pub keys: u64,
     pub volatile: u64,
     pub evicted: u64,
+    /// Keys transactions hold.
+    pub held: u64,
 }
 
 fn can_evict(policy: &str, s: &ShardMem) -> bool {
-    (is_allkeys(policy) && s.keys > 0) || (is_volatile(policy) && s.volatile > 0)
+    s.held == 0 && ((is_allkeys(policy) && s.keys > 0) || (is_volatile(policy) && s.volatile > 0))
 }
 
 /// `policies`: every policy that may have been in force while the audit ran; `ceiling`: the
@@ -75,6 +78,9 @@ mod tests {
         let far = ShardMem { used: 20_000, ..s };
         assert!(check(&far, &set("noeviction"), 0).unwrap_err().contains("margin"));
         assert!(check(&far, &set("noeviction"), 18_000).is_ok(), "held under a higher limit before");
+        let in_tx = ShardMem { volatile: 1, ..s };
+        assert!(check(&in_tx, &set("volatile-ttl"), 0).is_err());
+        assert!(check(&ShardMem { held: 1, ..in_tx }, &set("volatile-ttl"), 0).is_ok(), "the key is held");
         let under = ShardMem { used: 9_000, ..s };
         assert!(check(&under, &set("allkeys-lru"), 0).is_ok());
     }

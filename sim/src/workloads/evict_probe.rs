@@ -35,6 +35,7 @@ fn parse_audit(reply: &Reply) -> Option<Vec<ShardMem>> {
                 b"keys" => m.keys = v,
                 b"volatile" => m.volatile = v,
                 b"evicted" => m.evicted = v,
+                b"held" => m.held = v,
                 _ => {}
             }
         }

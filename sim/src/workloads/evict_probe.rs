@@ -148,7 +148,7 @@ pub async fn finish(sh: &EvictShared) -> Result<(), String> {
         (Some(k), p) if is_allkeys(p) => {
             return Err(format!(
                 "{p} refused `SET {}` with Redis's OOM error while it had keys to evict",
-                show(&[k.clone()])
+                String::from_utf8_lossy(k)
             ))
         }
         _ => {}

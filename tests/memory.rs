@@ -194,3 +194,30 @@ fn eviction_sends_keyspace_events_and_object_freq_idletime_follow_the_policy() {
         let _: () = redis::cmd("SET").arg(format!("free{i}")).arg(&value).query(&mut c).unwrap();
     }
 }
+
+/// Found by the simulator's eviction workload: EXEC ran each queued command through the OOM
+/// check (so a transaction could half run) and evicted between them. Redis checks EXEC once:
+/// full since queueing, the whole transaction is aborted; otherwise every command runs.
+#[test]
+fn exec_is_refused_whole_when_memory_filled_after_queueing() {
+    let s = Server::start(&["--proactor_threads", "2", "--maxmemory", "2mb"]);
+    let (mut tx, mut filler) = (s.client(), s.client());
+    let _: () = redis::cmd("MULTI").query(&mut tx).unwrap();
+    let queued: String = redis::cmd("SET").arg("in-tx").arg("v").query(&mut tx).unwrap();
+    assert_eq!(queued, "QUEUED");
+    let _: String = redis::cmd("GET").arg("in-tx").query(&mut tx).unwrap();
+    let value = vec![b'v'; 10_000];
+    let full = (0..2000).any(|i| redis::cmd("SET").arg(format!("k{i}")).arg(&value).query::<()>(&mut filler).is_err());
+    assert!(full, "2mb never filled");
+    let err = redis::cmd("EXEC").query::<Value>(&mut tx).unwrap_err();
+    assert_eq!(err.code(), Some("EXECABORT"));
+    assert!(err.to_string().contains("OOM command not allowed when used memory > 'maxmemory'."), "{err}");
+    let gone: Option<String> = redis::cmd("GET").arg("in-tx").query(&mut tx).unwrap();
+    assert_eq!(gone, None, "nothing of the transaction ran");
+    // A transaction of reads and deletes still runs while full.
+    let _: () = redis::cmd("MULTI").query(&mut tx).unwrap();
+    let _: String = redis::cmd("GET").arg("k0").query(&mut tx).unwrap();
+    let _: String = redis::cmd("DEL").arg("k0").query(&mut tx).unwrap();
+    let out: (Vec<u8>, i64) = redis::cmd("EXEC").query(&mut tx).unwrap();
+    assert_eq!((out.0.len(), out.1), (10_000, 1));
+}

@@ -130,6 +130,11 @@ impl Client {
         encode(args, &mut out);
         self.stream.write_all(&out).await?;
         self.stream.flush().await?;
+        self.next_reply().await
+    }
+
+    /// Waits for the next reply or pushed message (a subscriber's).
+    pub async fn next_reply(&mut self) -> io::Result<Reply> {
         loop {
             if let Some((reply, end)) = parse(&self.rbuf, 0)? {
                 self.rbuf.advance(end);

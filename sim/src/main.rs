@@ -1,7 +1,7 @@
 //! `mayfly-sim`: deterministic simulation of Mayfly. See sim/README.md.
 //!
 //! ```text
-//! mayfly-sim run --seeds A..B [--canary] [--canary-multi] [--canary-snapshot] [--canary-dir-fsync] [--basic]   each seed runs twice; digests must match
+//! mayfly-sim run --seeds A..B [--canary] [--canary-multi] [--canary-snapshot] [--canary-dir-fsync] [--canary-evict-volatile] [--basic]   each seed runs twice; digests must match
 //! mayfly-sim run --replication --seeds A..B [--mode stable|crash|promote] [--canary-repl]
 //! mayfly-sim replay --seed S [--trace] [--canary] [--basic] [--replication [--mode M]]
 //! mayfly-sim canary [--seeds 0..200]                    exits 0 iff the checkers catch every canary
@@ -76,6 +76,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--basic" => out.opts.extended = false,
             "--replication" => out.opts.replication = true,
             "--canary-repl" => out.opts.canary_repl = true,
+            "--canary-evict-volatile" => out.opts.canary_evict = true,
             "--mode" => {
                 let m = it.next().ok_or("--mode needs stable, crash or promote")?;
                 out.opts.repl_mode = Some(replication::Mode::parse(m)?);
@@ -113,6 +114,9 @@ fn flags(opts: &Options) -> String {
     }
     if opts.canary_repl {
         f.push_str(" --canary-repl");
+    }
+    if opts.canary_evict {
+        f.push_str(" --canary-evict-volatile");
     }
     f
 }
@@ -179,7 +183,7 @@ fn replay(seed: u64, opts: &Options) -> ExitCode {
 /// (`mset-no-locks`: atomicity; `multi-no-locks`: atomicity or transactions).
 #[cfg(madsim)]
 fn canary(seeds: Range<u64>, opts: &Options) -> ExitCode {
-    let cases: [(&str, &str, Options, &[&str]); 5] = [
+    let cases: [(&str, &str, Options, &[&str]); 6] = [
         ("mset-no-locks", "--canary", Options { canary: true, ..opts.clone() }, &["atomicity"]),
         (
             "multi-no-locks",
@@ -204,6 +208,12 @@ fn canary(seeds: Range<u64>, opts: &Options) -> ExitCode {
             "--canary-dir-fsync",
             Options { canary_dir_fsync: true, ..opts.clone() },
             &["lost in a power failure", "vanished in a power failure"],
+        ),
+        (
+            "evict-volatile-any",
+            "--canary-evict-volatile",
+            Options { canary_evict: true, ..opts.clone() },
+            &["evict-volatile"],
         ),
     ];
     let mut all_caught = true;

@@ -28,6 +28,8 @@ pub struct Knobs {
     pub buggify_prob: f64,
     /// Named deliberate faults (canaries) that are on.
     pub faults: BTreeSet<&'static str>,
+    /// Recount the memory accounting after every shard job (`Rt::self_checks`).
+    pub self_checks: bool,
 }
 
 #[derive(Clone)]
@@ -189,6 +191,10 @@ impl Rt for SimRt {
     fn trace(&self, event: &dyn std::fmt::Debug) {
         let at = TimeHandle::current().elapsed().as_micros();
         self.inner.digest.fold(|| format!("{at}us rt {event:?}"));
+    }
+
+    fn self_checks(&self) -> bool {
+        self.inner.knobs.self_checks
     }
 
     fn fault_enabled(&self, name: &'static str) -> bool {

@@ -51,6 +51,8 @@ pub struct Options {
     pub repl_mode: Option<crate::replication::Mode>,
     /// Switch on the `repl-split-tx` canary (transactions reach replicas as loose commands).
     pub canary_repl: bool,
+    /// Switch on the `evict-volatile-any` canary (volatile-* evicts keys without a TTL).
+    pub canary_evict: bool,
 }
 
 pub struct Outcome {
@@ -128,9 +130,20 @@ async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>
     if opts.canary_dir_fsync {
         faults.insert("snapshot-no-dir-fsync");
     }
+    if opts.canary_evict {
+        faults.insert("evict-volatile-any");
+    }
     let tx_clients = rng.gen_range(2..=3usize);
-    let knobs =
-        Knobs { cores: shards, clock_skew_ms: skew, perturb_prob, perturb_max_us: 2000, buggify_prob: 0.0, faults };
+    let evict_faults = faults.clone();
+    let knobs = Knobs {
+        cores: shards,
+        clock_skew_ms: skew,
+        perturb_prob,
+        perturb_max_us: 2000,
+        buggify_prob: 0.0,
+        faults,
+        self_checks: false,
+    };
     let disk_faults = rng.gen_bool(0.5);
     let fillers = rng.gen_range(0..12_000usize);
     let summary = format!("shards={shards} clients={clients} tx_clients={tx_clients} skew={skew}ms perturb={perturb_prob} pauses={pauses} disk_faults={disk_faults} fillers={fillers}");
@@ -254,9 +267,16 @@ async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>
     }
     let server_addr = SocketAddr::new(IpAddr::V4(SERVER_IP), PORT);
     let type_clients = crate::workloads::types_start::spawn(&mut rng, &router, server_addr, skew, &digest, &tx);
+    let evict = crate::workloads::eviction_start::spawn(&mut rng, skew, &evict_faults, &digest, &tx);
+    digest.fold(|| evict.summary.clone());
+    {
+        let mut s = summary_out.lock().unwrap_or_else(|e| e.into_inner());
+        s.push(' ');
+        s.push_str(&evict.summary);
+    }
     drop(tx);
     let wait = async {
-        for _ in 0..clients + tx_clients + 2 + type_clients {
+        for _ in 0..clients + tx_clients + 2 + type_clients + 1 {
             match rx.recv().await {
                 Some(Ok(())) => {}
                 Some(Err(e)) => return Some(e),
@@ -274,10 +294,13 @@ async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>
                 continue;
             }
             let stall = Duration::from_millis(rng.gen_range(5..400));
-            digest.fold(|| format!("nemesis: pause server for {stall:?}"));
-            handle.pause(server.id());
+            // Either server stalls: the main one, or the eviction workload's.
+            let (name, id) =
+                if rng.gen_bool(0.7) { ("server", server.id()) } else { ("evict-server", evict.server.id()) };
+            digest.fold(|| format!("nemesis: pause {name} for {stall:?}"));
+            handle.pause(id);
             madsim::time::sleep(stall).await;
-            handle.resume(server.id());
+            handle.resume(id);
         }
     };
     let wait = async {

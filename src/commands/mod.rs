@@ -127,7 +127,10 @@ pub async fn execute<R: Rt>(ctx: &mut Ctx<'_, R>, spec: &'static CommandSpec, ar
             } else {
                 keys.map(|i| args[i].clone()).collect()
             };
-            let flags = ShardFlags::of(spec, ctx.client.no_touch);
+            let mut flags = ShardFlags::of(spec, ctx.client.no_touch);
+            // Inside EXEC nothing is refused or evicted command by command: EXEC as a whole was
+            // checked (`Connection::exec`), as Redis runs a transaction's commands unchecked.
+            flags.denyoom &= !ctx.client.in_exec;
             let out = ctx
                 .shards
                 .run_keyed(ctx.rt, ctx.home, shard, db as u16, &key_list, mode, move |sh| {

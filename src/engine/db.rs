@@ -136,6 +136,23 @@ impl Db {
         self.table.bytes() + self.expires.len() * (std::mem::size_of::<(u64, Bytes)>() + 16)
     }
 
+    /// Recounts the table and checks that the deadline index holds exactly the deadlines the
+    /// entries carry (volatile-* eviction samples that index).
+    pub fn audit(&self) -> Result<(), String> {
+        self.table.audit()?;
+        let mut volatile = 0;
+        for e in self.table.iter().filter(|e| e.expire_at() != 0) {
+            volatile += 1;
+            if !self.expires.contains(&(e.expire_at(), e.key_bytes())) {
+                return Err(format!("key {:?} has a deadline the index lacks", String::from_utf8_lossy(e.key())));
+            }
+        }
+        if volatile != self.expires.len() {
+            return Err(format!("{volatile} keys have a deadline but the index holds {}", self.expires.len()));
+        }
+        Ok(())
+    }
+
     /// Up to `n` keys that have a deadline, from a random place in the deadline index: the
     /// candidates of the volatile-* eviction policies. `r` is a random number.
     pub fn sample_volatile(&self, r: u64, n: usize, mut visit: impl FnMut(&Entry)) {

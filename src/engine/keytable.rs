@@ -74,6 +74,11 @@ impl KeyTable {
         self.charged + self.slots + self.directory.capacity() * 4
     }
 
+    /// The part of `bytes` that is table structure (slot arrays, directory), not entries.
+    pub fn structure_bytes(&self) -> usize {
+        self.slots + self.directory.capacity() * 4
+    }
+
     /// Re-measures `key`'s charge after its value changed in place; returns the entry.
     pub fn recharge(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let h = self.hash(key);
@@ -268,6 +273,43 @@ impl KeyTable {
             charged: 0,
             slots: 0,
             snap: None,
+        }
+    }
+
+    /// Recounts what the table keeps incrementally (entries, charges, slot bytes) and re-measures
+    /// every entry small enough to be recharged on each write (`Shard::account` re-measures
+    /// bigger collections on a sample of writes only). For the simulator's self-checks and
+    /// DEBUG MEMORY-AUDIT: O(entries), never on a command path.
+    pub fn audit(&self) -> Result<(), String> {
+        let (mut len, mut charged) = (0usize, 0usize);
+        for e in self.iter() {
+            len += 1;
+            charged += e.charge as usize;
+            if super::memory::value_len(&e.value) <= 128 && e.charge != e.measure() {
+                return Err(format!(
+                    "key {:?} is charged {} bytes but measures {}",
+                    String::from_utf8_lossy(e.key()),
+                    e.charge,
+                    e.measure()
+                ));
+            }
+        }
+        let slots: usize = self.segments.iter().map(|s| s.table.allocation_size()).sum();
+        if (len, charged, slots) != (self.len, self.charged, self.slots) {
+            return Err(format!(
+                "table keeps {} entries, {} charged, {} slot bytes; recount {len}, {charged}, {slots}",
+                self.len, self.charged, self.slots
+            ));
+        }
+        Ok(())
+    }
+
+    /// Test hook: corrupts one entry's charge, to prove `audit` notices.
+    #[cfg(test)]
+    pub fn skew_charge(&mut self, key: &[u8], by: i32) {
+        if let Some(e) = self.get_mut(key) {
+            e.charge = e.charge.wrapping_add_signed(by);
+            self.charged = self.charged.wrapping_add_signed(by as isize);
         }
     }
 

@@ -99,6 +99,16 @@ impl LockTable {
         })
     }
 
+    /// How many keys transactions hold here right now.
+    pub fn held_keys(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Whether a transaction holds `key` (or the barrier, every key) right now.
+    pub fn holds(&self, key: &LockKey) -> bool {
+        self.barrier.is_some() || self.held.contains_key(key)
+    }
+
     /// Whether work on `keys` may run now without overtaking anyone.
     pub fn can_run(&self, keys: &[(LockKey, Mode)]) -> bool {
         self.is_idle()

@@ -112,6 +112,10 @@ pub struct Shard {
     pub pending: Vec<crate::replication::journal::Record>,
     /// The running command recorded itself in another form (`propagate_instead`).
     pub rewritten: bool,
+    /// Recount the memory accounting after every job (`Rt::self_checks`: the simulator).
+    pub self_checks: bool,
+    /// Canary `evict-volatile-any`: volatile-* policies sample every key, TTL or not.
+    pub canary_evict_any: bool,
 }
 
 /// Candidates kept between eviction rounds (Redis's EVPOOL_SIZE).
@@ -156,6 +160,8 @@ impl Shard {
             capture: None,
             pending: Vec::new(),
             rewritten: false,
+            self_checks: false,
+            canary_evict_any: false,
         }
     }
 
@@ -236,7 +242,8 @@ impl Shard {
     /// The next key to evict under `policy`: random policies pick a sampled key at once; the
     /// others keep a pool of the best candidates of every round (Redis's evictionPoolPopulate).
     fn pick_victim(&mut self, policy: Policy) -> Option<(usize, Bytes)> {
-        let volatile = policy.volatile_only();
+        // The canary's bug: a volatile policy that samples like its allkeys twin.
+        let volatile = policy.volatile_only() && !self.canary_evict_any;
         let samples = self.config.maxmemory_samples;
         let random = matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom);
         let ndb = self.dbs.len();
@@ -244,6 +251,11 @@ impl Shard {
         let now = self.now_ms;
         let decay = self.config.lfu_decay_time;
         let mut sampled: Vec<(u64, usize, Bytes)> = Vec::new();
+        // A key a transaction holds is never evicted: Redis evicts before a command, never
+        // between the commands of a MULTI/EXEC, which must see its own writes.
+        let locked = |locks: &super::locks::LockTable, db: usize, key: &Bytes| {
+            !locks.is_idle() && locks.holds(&(db as u16, key.clone()))
+        };
         for i in 0..ndb {
             let db = (start + i) % ndb;
             let d = &self.dbs[db];
@@ -251,15 +263,19 @@ impl Shard {
                 continue;
             }
             let (r1, r2) = (self.next_rand(), self.next_rand());
-            let d = &self.dbs[db];
+            let (d, locks) = (&self.dbs[db], &self.locks);
             let mut visit = |e: &super::keytable::Entry| {
+                let key = e.key_bytes();
+                if locked(locks, db, &key) {
+                    return;
+                }
                 let score = match policy {
                     Policy::AllKeysLfu | Policy::VolatileLfu => 255 - memory::lfu_decayed(e.access, now, decay) as u64,
                     Policy::VolatileTtl => u64::MAX - e.expire_at(),
                     Policy::AllKeysRandom | Policy::VolatileRandom => 0,
                     _ => memory::lru_idle_ms(e.access, now),
                 };
-                sampled.push((score, db, e.key_bytes()));
+                sampled.push((score, db, key));
             };
             if volatile {
                 d.sample_volatile(r1, samples, &mut visit);
@@ -290,7 +306,9 @@ impl Shard {
             let best = (0..self.evict_pool.len()).max_by_key(|&i| self.evict_pool[i].0)?;
             let (_, db, key) = self.evict_pool.swap_remove(best);
             match self.dbs[db].table.get(&key) {
-                Some(e) if !volatile || e.expire_at() != 0 => return Some((db, key)),
+                Some(e) if (!volatile || e.expire_at() != 0) && !locked(&self.locks, db, &key) => {
+                    return Some((db, key))
+                }
                 _ => continue,
             }
         }
@@ -537,6 +555,9 @@ impl Shard {
         }
         self.flush_propagation();
         self.publish_events();
+        if self.self_checks {
+            self.assert_accounting();
+        }
     }
 
     pub fn run_all(&mut self, runs: Vec<Job>) {
@@ -747,5 +768,35 @@ mod watch_tests {
         sh.publish_events();
         sh.notify(1, class::STRING, "set", b"e");
         assert_eq!(sh.events.iter().map(|e| e.event).collect::<Vec<_>>(), vec!["set"]);
+    }
+}
+
+#[cfg(test)]
+mod eviction_tests {
+    use super::*;
+    use crate::types::{StrValue, Value};
+
+    /// Found by the simulator's eviction workload (`evict_tx`): EXEC runs its commands one job
+    /// at a time, and eviction after the job of `SET k v` took `k` before the `GET k` of the
+    /// same transaction.
+    #[test]
+    fn keys_a_transaction_holds_are_never_evicted() {
+        for policy in [Policy::AllKeysRandom, Policy::AllKeysLru, Policy::VolatileTtl] {
+            let mut sh = Shard::new(0, 16, 9);
+            sh.config.policy = policy;
+            for i in 0..50 {
+                let k = format!("k{i}");
+                sh.dbs[0].set(Bytes::from(k.clone()), Value::Str(StrValue::from_bytes(&[b'v'; 100])), 10_000 + i);
+                sh.notify(0, class::STRING, "set", k.as_bytes());
+            }
+            let (grant, _granted) = oneshot::channel();
+            let held = vec![((0u16, Bytes::from("k7")), super::super::locks::Mode::Write)];
+            assert!(sh.locks.enqueue(held, super::super::locks::Waiter::Grant(1, grant)).is_empty());
+            sh.config.maxmemory = 1; // everything evictable must go
+            assert_eq!(sh.evict_to_limit(), 49, "{policy:?}");
+            assert!(sh.dbs[0].table.get(b"k7").is_some(), "{policy:?}");
+            drop(sh.locks.release(1));
+            assert_eq!(sh.evict_to_limit(), 1);
+        }
     }
 }

@@ -116,6 +116,12 @@ pub trait Rt: Clone + Send + Sync + 'static {
         false
     }
 
+    /// Whether to run expensive self-checks (a recount of the memory accounting after every
+    /// shard job). The simulator turns them on; production never pays for them.
+    fn self_checks(&self) -> bool {
+        false
+    }
+
     /// The process's memory as the allocator and the OS see it (zeros where unknown; the
     /// simulator has no process of its own, so INFO falls back to the data accounting).
     fn memory_stats(&self) -> MemoryStats {

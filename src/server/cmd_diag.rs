@@ -231,6 +231,10 @@ const DEBUG_HELP: &[&str] = &[
     "    current node can be created in cluster mode.",
     "RELOAD",
     "    Save the RDB on disk and reload it back to memory (no persistence yet: a no-op).",
+    "MEMORY-AUDIT",
+    "    Recount every shard's memory accounting; per shard: used, limit (its share of",
+    "    maxmemory, -1 = none), structure (table slots), keys, volatile, evicted, held",
+    "    (keys transactions hold: never evicted until released).",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -289,6 +293,7 @@ pub async fn debug<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
                 .flatten();
             out.map_or(Reply::error(errors::NO_SUCH_KEY), Reply::simple)
         }
+        ("memory-audit", 2) => memory_audit(ctx).await,
         ("digest-value", _) => {
             let mut out = Vec::with_capacity(args.len() - 2);
             for key in &args[2..] {
@@ -330,6 +335,32 @@ pub async fn debug<R: Rt>(ctx: &mut Ctx<'_, R>, args: &[Bytes]) -> Reply {
             String::from_utf8_lossy(&args[1])
         )),
     }
+}
+
+/// DEBUG MEMORY-AUDIT: each shard's recount, in shard order (the simulator's eviction checks).
+async fn memory_audit<R: Rt>(ctx: &mut Ctx<'_, R>) -> Reply {
+    let mut out = Vec::with_capacity(ctx.shards.num_shards());
+    for id in 0..ctx.shards.num_shards() {
+        let Some(audit) = ctx.shards.hop(ctx.rt, id, |sh| sh.audit_memory()).await else {
+            return Reply::error("ERR a shard is gone");
+        };
+        let a = match audit {
+            Ok(a) => a,
+            Err(e) => return Reply::error(format!("ERR memory audit of shard {id}: {e}")),
+        };
+        let n = |v: u64| Reply::Int(i64::try_from(v).unwrap_or(-1));
+        out.push(Reply::Map(vec![
+            (Reply::bulk_str("shard"), n(a.shard as u64)),
+            (Reply::bulk_str("used"), n(a.used)),
+            (Reply::bulk_str("limit"), n(a.limit)),
+            (Reply::bulk_str("structure"), n(a.structure)),
+            (Reply::bulk_str("keys"), n(a.keys)),
+            (Reply::bulk_str("volatile"), n(a.volatile)),
+            (Reply::bulk_str("evicted"), n(a.evicted)),
+            (Reply::bulk_str("held"), n(a.held)),
+        ]));
+    }
+    Reply::Array(out)
 }
 
 async fn populate<R: Rt>(ctx: &mut Ctx<'_, R>, db: usize, count: u64, prefix: Bytes, size: Option<usize>) {

@@ -281,6 +281,20 @@ impl<R: Rt> Connection<R> {
             super::multi::unwatch_all(&self.shards, &mut self.client);
             return Reply::error(super::multi::EXECABORT);
         }
+        {
+            // Redis refuses an EXEC holding a denyoom command while memory is full, aborting it.
+            let ctx = Ctx {
+                rt: &self.rt,
+                shards: &self.shards,
+                home: &self.home,
+                server: &self.state,
+                client: &mut self.client,
+            };
+            if multi.queued.iter().any(|(spec, args)| commands::oom_refused(&ctx, spec, args)) {
+                super::multi::unwatch_all(&self.shards, &mut self.client);
+                return Reply::error(format!("EXECABORT Transaction discarded because of: {}", errors::OOM));
+            }
+        }
         let keys = super::multi::lock_set(&multi.queued, self.client.db, self.shards.dbnum, &self.client.watched);
         #[cfg(feature = "canary")]
         if self.rt.fault_enabled("multi-no-locks") {

@@ -251,7 +251,14 @@ async fn shard_main<R: Rt>(
     shard.set_config(crate::engine::ShardConfig::from_store(&state.config.read().unwrap()));
     shard.peers = Some(Arc::downgrade(&shards));
     shard.mem = shards.mem.clone();
+    // Other threads read the usage before this shard's first job ends (its empty tables count).
+    shard.publish_usage();
     shard.journal = Some(state.repl.journal.clone());
+    shard.self_checks = rt.self_checks();
+    #[cfg(feature = "canary")]
+    {
+        shard.canary_evict_any = rt.fault_enabled("evict-volatile-any");
+    }
     let cell = Rc::new(RefCell::new(shard));
     rt.spawn_local("shard-mailbox", drive_shard(rt.clone(), cell.clone(), mailbox));
     if id == 0 {

@@ -106,6 +106,7 @@ pub async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<Stri
             perturb_max_us: 2000,
             buggify_prob: 0.0,
             faults: faults.clone(),
+            self_checks: false,
         };
         let srt = SimRt::new(knobs, digest.clone(), SimDisk::new(rng.gen(), DiskFaults::none()));
         let settings = NodeSettings { shards: s, repl_timeout_s, diskless };

@@ -83,9 +83,7 @@ fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, String> {
         builder
             .with_client_cert_verifier(verifier.build().map_err(|e| format!("--tls_ca_cert_file {}: {e}", files.ca))?)
     };
-    let mut config = builder
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("--tls_cert_file {} and --tls_key_file {}: {e}", files.cert, files.key))?;
+    let mut config = builder.with_single_cert(certs, key).map_err(|e| pair_error(files, e))?;
     // /metrics is served on the same port: offer HTTP/1.1 to clients that ask (Prometheus).
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
@@ -106,13 +104,13 @@ fn client_config(files: &TlsFiles) -> Result<Arc<ClientConfig>, String> {
         .with_custom_certificate_verifier(Arc::new(verifier));
     // A replica presents its own certificate, which a primary requiring client certificates
     // checks (Redis uses tls-cert-file the same way).
-    let config = if files.cert.is_empty() || files.key.is_empty() {
+    let config = if files.cert.is_empty() && files.key.is_empty() {
         builder.with_no_client_auth()
+    } else if files.cert.is_empty() || files.key.is_empty() {
+        return Err("a replica's certificate needs both --tls_cert_file and --tls_key_file".into());
     } else {
         let certs = read_certs(&files.cert, "--tls_cert_file")?;
-        builder
-            .with_client_auth_cert(certs, read_key(&files.key)?)
-            .map_err(|e| format!("--tls_cert_file {} and --tls_key_file {}: {e}", files.cert, files.key))?
+        builder.with_client_auth_cert(certs, read_key(&files.key)?).map_err(|e| pair_error(files, e))?
     };
     Ok(Arc::new(config))
 }
@@ -128,7 +126,19 @@ fn read_certs(path: &str, flag: &str) -> Result<Vec<CertificateDer<'static>>, St
 }
 
 fn read_key(path: &str) -> Result<PrivateKeyDer<'static>, String> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| format!("--tls_key_file {path}: {e}"))
+    PrivateKeyDer::from_pem_file(path).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => format!("--tls_key_file {path}: no PEM private key in the file"),
+        e => format!("--tls_key_file {path}: {e}"),
+    })
+}
+
+/// A certificate and key that do not go together, or a key rustls cannot use.
+fn pair_error(files: &TlsFiles, e: rustls::Error) -> String {
+    let why = match e {
+        rustls::Error::InconsistentKeys(_) => "the key does not belong to the certificate".to_string(),
+        e => e.to_string(),
+    };
+    format!("--tls_cert_file {} and --tls_key_file {}: {why}", files.cert, files.key)
 }
 
 fn read_roots(path: &str) -> Result<RootCertStore, String> {

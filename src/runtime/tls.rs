@@ -83,9 +83,9 @@ fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, String> {
         builder
             .with_client_cert_verifier(verifier.build().map_err(|e| format!("--tls_ca_cert_file {}: {e}", files.ca))?)
     };
-    let mut config = builder.with_single_cert(certs, key).map_err(|e| pair_error(files, e))?;
-    // /metrics is served on the same port: offer HTTP/1.1 to clients that ask (Prometheus).
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // No ALPN list: a client offering only protocols we do not list would be refused, and
+    // HTTP clients (Prometheus's https scrape of /metrics) use HTTP/1.1 without one.
+    let config = builder.with_single_cert(certs, key).map_err(|e| pair_error(files, e))?;
     Ok(Arc::new(config))
 }
 

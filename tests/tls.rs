@@ -297,6 +297,15 @@ fn run_briefly(args: &[&str]) -> (Option<i32>, String) {
     (out.status.code().filter(|_| exited), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// DEBUG DIGEST over TLS; panics unless it is a digest of a non-empty dataset (so two failing
+/// calls can never compare equal).
+fn digest(c: &Certs, port: u16) -> String {
+    let (ok, d) = cli(c, port, Some("client"), &["DEBUG", "DIGEST"]);
+    assert!(ok && d.len() == 40 && d.bytes().all(|b| b.is_ascii_hexdigit()), "DEBUG DIGEST on {port}: {d}");
+    assert_ne!(d, "0".repeat(40), "empty dataset on {port}");
+    d
+}
+
 /// Writes a mix of types through a TLS connection.
 fn write_dataset(t: &mut TlsStream, prefix: &str) {
     let mut cmds: Vec<String> = (0..300).map(|i| format!("SET {prefix}:s:{i} v{i}")).collect();
@@ -339,13 +348,13 @@ fn a_replica_follows_a_mayfly_tls_primary_over_tls() {
     let primary = start_tls(&c, true, &["--enable_debug_command=yes"]);
     let mut t = connect(&c, primary.port, Some("client")).unwrap();
     write_dataset(&mut t, "before");
-    let digest = || cli(&c, primary.port, Some("client"), &["DEBUG", "DIGEST"]).1;
-    let replica = follow_and_compare(&c, "localhost", primary.port, &digest);
+    let primary_digest = || digest(&c, primary.port);
+    let replica = follow_and_compare(&c, "localhost", primary.port, &primary_digest);
     // The stream after the full sync arrives over TLS too.
     write_dataset(&mut t, "after");
     let mut r = replica.client();
     assert!(eventually(Duration::from_secs(20), || {
-        redis::cmd("DEBUG").arg("DIGEST").query::<String>(&mut r).unwrap() == digest()
+        redis::cmd("DEBUG").arg("DIGEST").query::<String>(&mut r).unwrap() == primary_digest()
     }));
     let n: i64 = redis::cmd("DBSIZE").query(&mut r).unwrap();
     assert_eq!(n, 2 * 304);
@@ -368,7 +377,7 @@ impl Drop for RedisTls {
     }
 }
 
-fn start_redis_tls(c: &Certs) -> RedisTls {
+fn start_redis_tls(c: &Certs, extra: &[&str]) -> RedisTls {
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("mayfly-redis-tls-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -379,6 +388,7 @@ fn start_redis_tls(c: &Certs) -> RedisTls {
         .args(["--save", "", "--appendonly", "no", "--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0"])
         .arg("--dir")
         .arg(&dir)
+        .args(extra)
         .stdout(Stdio::null())
         .spawn()
         .expect("start redis-server");
@@ -396,16 +406,38 @@ fn a_replica_follows_a_redis_server_tls_primary() {
     if !installed("redis-server") {
         return;
     }
-    let redis = start_redis_tls(&c);
+    let redis = start_redis_tls(&c, &[]);
     let mut t = connect(&c, redis.port, Some("client")).unwrap();
     write_dataset(&mut t, "before");
-    let digest = || cli(&c, redis.port, Some("client"), &["DEBUG", "DIGEST"]).1;
-    let replica = follow_and_compare(&c, "127.0.0.1", redis.port, &digest);
+    let primary_digest = || digest(&c, redis.port);
+    let replica = follow_and_compare(&c, "127.0.0.1", redis.port, &primary_digest);
     write_dataset(&mut t, "after");
     let mut r = replica.client();
     assert!(eventually(Duration::from_secs(20), || {
-        redis::cmd("DEBUG").arg("DIGEST").query::<String>(&mut r).unwrap() == digest()
+        redis::cmd("DEBUG").arg("DIGEST").query::<String>(&mut r).unwrap() == primary_digest()
     }));
     let n: i64 = redis::cmd("DBSIZE").query(&mut r).unwrap();
     assert_eq!(n, 2 * 304);
+}
+
+#[test]
+fn a_redis_server_replica_follows_a_mayfly_tls_primary() {
+    let Some(c) = setup("repl-to-redis") else { return };
+    if !installed("redis-server") {
+        return;
+    }
+    let primary = start_tls(&c, true, &["--enable_debug_command=yes"]);
+    let mut t = connect(&c, primary.port, Some("client")).unwrap();
+    write_dataset(&mut t, "before");
+    let port = primary.port.to_string();
+    let redis = start_redis_tls(&c, &["--replicaof", "127.0.0.1", &port]);
+    let ours = || digest(&c, primary.port);
+    // Until its first sync the replica's dataset is empty (all-zero digest) or loading.
+    let theirs = || cli(&c, redis.port, Some("client"), &["DEBUG", "DIGEST"]).1;
+    assert!(eventually(Duration::from_secs(30), || theirs() == ours()), "redis-server did not converge");
+    write_dataset(&mut t, "after");
+    assert!(eventually(Duration::from_secs(20), || theirs() == ours()));
+    let (_, role) = cli(&c, redis.port, Some("client"), &["ROLE"]);
+    assert!(role.starts_with("slave") && role.contains("connected"), "{role}");
+    assert_eq!(cli(&c, redis.port, Some("client"), &["DBSIZE"]).1, "608");
 }

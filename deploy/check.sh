@@ -71,7 +71,7 @@ check "hadolint deploy/Dockerfile" hadolint --failure-threshold info "$DEPLOY/Do
 check "mayfly-probe: bash syntax" bash -n "$DEPLOY/docker/mayfly-probe"
 
 # The probe against a fake RESP server on loopback: PONG is ready, NOAUTH is alive but not
-# ready, a closed port is dead.
+# ready, a closed port is dead; PROBE_PORT (the plain admin port under TLS) wins over MAYFLY_PORT.
 probe_test() {
   local p1=16391 p2=16392 pids=() ok=0
   python3 "$DEPLOY/tests/fake_resp_server.py" "$p1" +PONG >"$WORK/f1" & pids+=($!)
@@ -80,7 +80,8 @@ probe_test() {
   local probe="$DEPLOY/docker/mayfly-probe"
   MAYFLY_PORT=$p1 "$probe" ready && MAYFLY_PORT=$p1 MAYFLY_REQUIREPASS=secret "$probe" ready \
     && MAYFLY_PORT=$p2 "$probe" alive && ! MAYFLY_PORT=$p2 "$probe" ready \
-    && ! MAYFLY_PORT=16393 "$probe" alive || ok=1
+    && ! MAYFLY_PORT=16393 "$probe" alive \
+    && PROBE_PORT=$p1 MAYFLY_PORT=16393 "$probe" ready || ok=1
   kill "${pids[@]}" 2>/dev/null
   wait "${pids[@]}" 2>/dev/null
   return $ok

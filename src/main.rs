@@ -1,7 +1,8 @@
 //! `mayfly`: flags → configuration → tokio runtime → server.
 
+use mayfly::config::ConfigStore;
 use mayfly::config::{parse_command_line, FlagError};
-use mayfly::runtime::TokioRt;
+use mayfly::runtime::{ClientAuth, Tls, TlsFiles, TokioRt};
 use std::process::ExitCode;
 
 mod allocator;
@@ -34,15 +35,37 @@ fn main() -> ExitCode {
         store.flagfile = Some(abs.to_string_lossy().into_owned());
     }
     init_logging(store.get_str("loglevel"));
+    let tls = match Tls::load(&tls_files(&store)) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("mayfly: cannot set up TLS: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = mayfly::config::Config { store };
     mayfly::runtime::JEMALLOC_IS_GLOBAL.store(true, std::sync::atomic::Ordering::Relaxed);
-    let rt = TokioRt::new();
+    let rt = TokioRt::with_tls(tls);
     match rt.block_on(mayfly::server::run(rt.clone(), config, |_| {})) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mayfly: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn tls_files(store: &ConfigStore) -> TlsFiles {
+    TlsFiles {
+        cert: store.get_str("tls-cert-file").to_string(),
+        key: store.get_str("tls-key-file").to_string(),
+        ca: store.get_str("tls-ca-cert-file").to_string(),
+        serve: store.get_bool("tls"),
+        replication: store.get_bool("tls-replication"),
+        client_auth: match store.get_str("tls-auth-clients") {
+            "no" => ClientAuth::Off,
+            "optional" => ClientAuth::Optional,
+            _ => ClientAuth::Required,
+        },
     }
 }
 

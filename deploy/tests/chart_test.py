@@ -103,6 +103,11 @@ def security_ok(container: dict) -> None:
     assert sc["seccompProfile"]["type"] == "RuntimeDefault"
 
 
+def sm_port(container: dict) -> int:
+    """The container's metrics (admin) port."""
+    return next(p["containerPort"] for p in container["ports"] if p["name"] == "metrics")
+
+
 def cmd_assert_cases(out_dir: Path) -> None:
     for case in sorted(p.stem for p in out_dir.glob("*.yaml")):
         objs = objects(out_dir, case)
@@ -132,7 +137,15 @@ def cmd_assert_cases(out_dir: Path) -> None:
             env = {e["name"]: e for e in mayfly["env"]}
             assert env["MAYFLY_REQUIREPASS"]["valueFrom"]["secretKeyRef"]["name"] == "mayfly"
             assert not any("pass" in a for a in mayfly.get("args", [])), "password on the command line"
-            assert "--tls" in mayfly["args"] and "tcpSocket" in mayfly["readinessProbe"]
+            args = mayfly["args"]
+            assert {"--tls", "--tls_replication", "--tls_auth_clients=yes", "--no_tls_on_admin_port"} <= set(args)
+            assert "--tls_ca_cert_file=/etc/mayfly/tls/ca.crt" in args
+            # The probes speak RESP to the plain admin port, which Prometheus scrapes too.
+            assert mayfly["readinessProbe"]["exec"]["command"][-1] == "ready"
+            assert env["PROBE_PORT"]["value"] == str(sm_port(mayfly))
+            sentinel_env = {e["name"]: e.get("value") for e in next(
+                c for c in pod["containers"] if c["name"] == "sentinel")["env"]}
+            assert sentinel_env["TLS_ENABLED"] == "true" and sentinel_env["TLS_AUTH_CLIENTS"] == "yes"
             find(objs, "Secret", "mayfly")
             sm = find(objs, "ServiceMonitor")
             assert sm["spec"]["endpoints"][0]["port"] == "metrics"

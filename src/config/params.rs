@@ -81,6 +81,32 @@ pub static PARAMS: &[Param] = &[
     p("lock-on-hashtags", Kind::Bool, "no", false, "route keys by their {hashtag}"),
     p("replicaof", Kind::Str, "", false, "primary to replicate from (host:port)"),
     p("admin-port", Kind::Int { min: 0, max: 65535 }, "0", false, "extra port for admin and metrics; 0 = none"),
+    // TLS (Dragonfly's flag names; CONFIG GET answers under Redis's tls-* names).
+    p("tls", Kind::Bool, "no", false, "serve TLS on the main port (and the admin port, see --no_tls_on_admin_port)"),
+    p(
+        "tls-cert-file",
+        Kind::Str,
+        "",
+        false,
+        "PEM certificate chain the server presents (also a replica's client certificate)",
+    ),
+    p("tls-key-file", Kind::Str, "", false, "PEM private key of --tls_cert_file"),
+    p(
+        "tls-ca-cert-file",
+        Kind::Str,
+        "",
+        false,
+        "PEM CA certificates: clients must present a certificate it signed; a replica checks its primary with it",
+    ),
+    p(
+        "tls-auth-clients",
+        Kind::Enum(&["yes", "no", "optional"]),
+        "yes",
+        false,
+        "with --tls_ca_cert_file: whether clients must present a certificate",
+    ),
+    p("tls-replication", Kind::Bool, "no", false, "the link to a primary uses TLS"),
+    p("no-tls-on-admin-port", Kind::Bool, "no", false, "serve the admin port (metrics, probes) without TLS"),
     p("metrics-prefix", Kind::Str, "mayfly", false, "prefix of Prometheus metric names"),
     p("loglevel", Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]), "notice", true, "log verbosity"),
     p(

@@ -85,6 +85,7 @@ pub struct InfoSnapshot {
     pub total_connections_received: u64,
     pub total_commands_processed: u64,
     pub rejected_connections: u64,
+    pub tls_handshake_failures: u64,
     pub expired_keys: u64,
     pub evicted_keys: u64,
     pub sync_full: u64,
@@ -346,6 +347,7 @@ fn section(out: &mut String, name: &str, s: &InfoSnapshot) {
             kv(out, "instantaneous_input_repl_kbps", "0.00");
             kv(out, "instantaneous_output_repl_kbps", "0.00");
             kv(out, "rejected_connections", s.rejected_connections);
+            kv(out, "tls_handshake_failures", s.tls_handshake_failures);
             kv(out, "sync_full", s.sync_full);
             kv(out, "sync_partial_ok", s.sync_partial_ok);
             kv(out, "sync_partial_err", s.sync_partial_err);

@@ -218,6 +218,12 @@ pub fn render(prefix: &str, s: &InfoSnapshot, x: &Extra) -> String {
         f(s.total_connections_received),
     );
     e.single("rejected_connections_total", Counter, "rejected_connections metric", f(s.rejected_connections));
+    e.single(
+        "tls_handshake_failures_total",
+        Counter,
+        "connections closed because their TLS handshake failed",
+        f(s.tls_handshake_failures),
+    );
 
     super::prometheus_repl::render(&mut e, &s.repl, s);
 

@@ -188,12 +188,20 @@ impl<'a, R: Rt> Link<'a, R> {
         let limit = self.repl_timeout();
         self.set_state("connecting");
         let addr = self.resolve()?;
-        let stream = match timeout(self.rt, limit, self.rt.connect(addr)).await {
+        let tls = self.state.config.read().unwrap().get_bool("tls-replication");
+        let connect = async {
+            if tls {
+                self.rt.connect_tls(addr, &self.host).await
+            } else {
+                self.rt.connect(addr).await
+            }
+        };
+        let stream = match timeout(self.rt, limit, connect).await {
             None => return Err(format!("timeout connecting to {addr}")),
             Some(Err(e)) => return Err(format!("cannot connect to {addr}: {e}")),
             Some(Ok(s)) => s,
         };
-        tracing::info!("replication: connected to primary {addr}, handshaking");
+        tracing::info!("replication: connected to primary {addr}{}, handshaking", if tls { " over TLS" } else { "" });
         let state: &ServerState = self.state;
         let mut io = LinkIo::new(super::counted::Counted::reads(stream, &state.repl.net_input_bytes));
         let (user, password, listening_port, announce_ip) = {

@@ -5,8 +5,13 @@
 //! module must never call the OS directly (enforced by `clippy.toml`).
 
 mod proc_stats;
+mod tls;
+mod tls_stream;
+mod tls_verify;
 mod tokio_rt;
 
+pub use tls::{ClientAuth, Tls, TlsFiles, HANDSHAKE_TIMEOUT};
+pub use tls_stream::TokioStream;
 pub use tokio_rt::{TokioRt, JEMALLOC_IS_GLOBAL};
 
 use std::future::Future;
@@ -91,6 +96,20 @@ pub trait Rt: Clone + Send + Sync + 'static {
     fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>>;
     /// Takes over an accepted connection on the thread that will serve it.
     fn adopt(&self, conn: Self::Handoff) -> io::Result<Self::Stream>;
+
+    /// Runs the server side of the TLS handshake on an adopted connection (a listener serving
+    /// `--tls`), within a time limit. A runtime without TLS (the simulator) refuses.
+    fn accept_tls(&self, conn: Self::Stream) -> impl Future<Output = io::Result<Self::Stream>> {
+        drop(conn);
+        std::future::ready(Err(io::Error::new(io::ErrorKind::Unsupported, "this runtime has no TLS")))
+    }
+
+    /// Connects to `addr` and runs the client side of a TLS handshake (a replica's link with
+    /// `--tls_replication`); `host` is the name the peer is told (SNI).
+    fn connect_tls(&self, addr: SocketAddr, host: &str) -> impl Future<Output = io::Result<Self::Stream>> {
+        let _ = (addr, host);
+        std::future::ready(Err(io::Error::new(io::ErrorKind::Unsupported, "this runtime has no TLS")))
+    }
 
     fn open(&self, path: &Path, mode: OpenMode) -> impl Future<Output = io::Result<Self::File>>;
     fn rename(&self, from: &Path, to: &Path) -> impl Future<Output = io::Result<()>>;

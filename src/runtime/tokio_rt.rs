@@ -2,6 +2,8 @@
 //! with a `LocalSet`, so shard state never needs to be `Send`.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+use super::tls::{Tls, HANDSHAKE_TIMEOUT};
+use super::tls_stream::TokioStream;
 use super::{DiskFile, Listener, OpenMode, Rt, ShardMaker};
 use std::cell::Cell;
 use std::future::Future;
@@ -19,6 +21,8 @@ pub struct TokioRt {
 struct Inner {
     started: Instant,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// TLS contexts from `--tls` / `--tls_replication`, loaded at startup.
+    tls: Option<Tls>,
 }
 
 impl Default for TokioRt {
@@ -29,7 +33,12 @@ impl Default for TokioRt {
 
 impl TokioRt {
     pub fn new() -> Self {
-        TokioRt { inner: Arc::new(Inner { started: Instant::now(), threads: Mutex::new(Vec::new()) }) }
+        Self::with_tls(None)
+    }
+
+    /// A runtime whose sockets can speak TLS as `tls` says.
+    pub fn with_tls(tls: Option<Tls>) -> Self {
+        TokioRt { inner: Arc::new(Inner { started: Instant::now(), threads: Mutex::new(Vec::new()), tls }) }
     }
 
     /// Runs `fut` as the main task on the calling thread (with its own current-thread runtime).
@@ -70,6 +79,12 @@ fn next_rand(state: &Cell<u64>) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+async fn tcp_connect(addr: SocketAddr) -> io::Result<tokio::net::TcpStream> {
+    let s = tokio::net::TcpStream::connect(addr).await?;
+    s.set_nodelay(true)?;
+    Ok(s)
 }
 
 pub struct TokioListener(tokio::net::TcpListener);
@@ -174,7 +189,7 @@ impl Rt for TokioRt {
         cgroup_limit()
     }
 
-    type Stream = tokio::net::TcpStream;
+    type Stream = TokioStream;
     type Listener = TokioListener;
     type Handoff = std::net::TcpStream;
     type File = TokioFile;
@@ -235,16 +250,39 @@ impl Rt for TokioRt {
         Ok(TokioListener(tokio::net::TcpListener::from_std(std_listener)?))
     }
 
-    async fn connect(&self, addr: SocketAddr) -> io::Result<tokio::net::TcpStream> {
-        let s = tokio::net::TcpStream::connect(addr).await?;
-        s.set_nodelay(true)?;
-        Ok(s)
+    async fn connect(&self, addr: SocketAddr) -> io::Result<TokioStream> {
+        Ok(TokioStream::Plain(tcp_connect(addr).await?))
     }
 
-    fn adopt(&self, conn: std::net::TcpStream) -> io::Result<tokio::net::TcpStream> {
+    fn adopt(&self, conn: std::net::TcpStream) -> io::Result<TokioStream> {
         conn.set_nonblocking(true)?;
         conn.set_nodelay(true)?;
-        tokio::net::TcpStream::from_std(conn)
+        Ok(TokioStream::Plain(tokio::net::TcpStream::from_std(conn)?))
+    }
+
+    async fn accept_tls(&self, conn: TokioStream) -> io::Result<TokioStream> {
+        let Some(acceptor) = self.inner.tls.as_ref().and_then(|t| t.acceptor.clone()) else {
+            return Err(io::Error::other("TLS serving is not configured (--tls)"));
+        };
+        let TokioStream::Plain(tcp) = conn else {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "the connection already speaks TLS"));
+        };
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            Ok(Ok(s)) => Ok(TokioStream::Server(Box::new(s))),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")),
+        }
+    }
+
+    async fn connect_tls(&self, addr: SocketAddr, host: &str) -> io::Result<TokioStream> {
+        let Some(connector) = self.inner.tls.as_ref().and_then(|t| t.connector.clone()) else {
+            return Err(io::Error::other("TLS replication is not configured (--tls_replication)"));
+        };
+        // A host that is no valid DNS name (or none at all) is named by the address we dialled.
+        let name = rustls::pki_types::ServerName::try_from(host.to_string())
+            .unwrap_or_else(|_| rustls::pki_types::ServerName::IpAddress(addr.ip().into()));
+        let tcp = tcp_connect(addr).await?;
+        Ok(TokioStream::Client(Box::new(connector.connect(name, tcp).await?)))
     }
 
     async fn open(&self, path: &Path, mode: OpenMode) -> io::Result<TokioFile> {

@@ -96,6 +96,7 @@ pub async fn gather<R: Rt>(rt: &R, shards: &ShardSet, server: &ServerState, want
             rdb: crate::metrics::info::RdbInfo::from(&server.persistence, now_ms),
             total_connections_received: server.stats.connections_received.load(Ordering::Relaxed),
             rejected_connections: server.stats.rejected_connections.load(Ordering::Relaxed),
+            tls_handshake_failures: server.stats.tls_handshake_failures.load(Ordering::Relaxed),
             repl_backlog_size: cfg.get_int("repl-backlog-size"),
             sync_full: server.repl.sync_full.load(Ordering::Relaxed),
             // The shards' client traffic is added below: Redis's totals include replication's.

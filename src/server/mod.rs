@@ -88,7 +88,7 @@ pub async fn run<R: Rt>(rt: R, mut config: Config, on_bound: impl FnOnce(&Starte
     // Each shard thread gets its mailbox and a queue of connections to serve.
     let mut conn_queues = Vec::with_capacity(num_shards);
     for (id, mailbox) in mailboxes.into_iter().enumerate() {
-        let (ctx, crx) = mpsc::unbounded_channel::<(R::Handoff, SocketAddr)>();
+        let (ctx, crx) = mpsc::unbounded_channel::<Accepted<R>>();
         conn_queues.push(ctx);
         let (rt2, shards2, state2) = (rt.clone(), shards.clone(), state.clone());
         let seed = rt.rng_u64();
@@ -122,11 +122,17 @@ pub async fn run<R: Rt>(rt: R, mut config: Config, on_bound: impl FnOnce(&Starte
         None
     };
     let next = std::sync::atomic::AtomicUsize::new(0);
+    // `--tls` covers both ports unless `--no_tls_on_admin_port` (Dragonfly's rule).
+    let (tls_main, tls_admin) = {
+        let c = state.config.read().unwrap();
+        let tls = c.get_bool("tls");
+        (tls, tls && !c.get_bool("no-tls-on-admin-port"))
+    };
     let accept = async {
-        let main = accept_loop(&rt, &listener, &state, &conn_queues, &next);
+        let main = accept_loop(&rt, &listener, tls_main, &state, &conn_queues, &next);
         match &admin {
             Some(a) => {
-                let admin = accept_loop(&rt, a, &state, &conn_queues, &next);
+                let admin = accept_loop(&rt, a, tls_admin, &state, &conn_queues, &next);
                 tokio::join!(main, admin);
             }
             None => main.await,
@@ -213,12 +219,17 @@ async fn load_snapshot<R: Rt>(
     Ok(())
 }
 
+/// An accepted connection on its way to a shard thread: the socket, its peer, and whether it
+/// must complete a TLS handshake first.
+type Accepted<R> = (<R as Rt>::Handoff, SocketAddr, bool);
+
 /// Accepts connections for ever, handing them to the shard threads round-robin.
 async fn accept_loop<R: Rt>(
     rt: &R,
     listener: &R::Listener,
+    tls: bool,
     state: &ServerState,
-    queues: &[mpsc::UnboundedSender<(R::Handoff, SocketAddr)>],
+    queues: &[mpsc::UnboundedSender<Accepted<R>>],
     next: &std::sync::atomic::AtomicUsize,
 ) {
     use std::sync::atomic::Ordering;
@@ -228,7 +239,7 @@ async fn accept_loop<R: Rt>(
                 rt.perturb("accept").await;
                 state.stats.connections_received.fetch_add(1, Ordering::Relaxed);
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let _ = queues[i % queues.len()].send((conn, peer));
+                let _ = queues[i % queues.len()].send((conn, peer, tls));
             }
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
@@ -245,7 +256,7 @@ async fn shard_main<R: Rt>(
     shards: Arc<ShardSet>,
     state: Arc<ServerState>,
     mailbox: mpsc::UnboundedReceiver<crate::engine::ShardMsg>,
-    mut conns: mpsc::UnboundedReceiver<(R::Handoff, SocketAddr)>,
+    mut conns: mpsc::UnboundedReceiver<Accepted<R>>,
 ) {
     let mut shard = Shard::new(id, shards.dbnum, seed);
     shard.set_config(crate::engine::ShardConfig::from_store(&state.config.read().unwrap()));
@@ -266,8 +277,23 @@ async fn shard_main<R: Rt>(
         crate::replication::replica::start(rt.clone(), shards.clone(), state.clone(), cell.clone());
         rt.spawn_local("autosave", autosave::run(rt.clone(), shards.clone(), state.clone()));
     }
-    while let Some((handoff, peer)) = conns.recv().await {
+    while let Some((handoff, peer, tls)) = conns.recv().await {
         match rt.adopt(handoff) {
+            Ok(stream) if tls => {
+                let (rt2, shards2, state2, cell2) = (rt.clone(), shards.clone(), state.clone(), cell.clone());
+                rt.spawn_local("connection", async move {
+                    // The handshake runs here, on the serving thread, never in the accept loop.
+                    match rt2.accept_tls(stream).await {
+                        Ok(stream) => {
+                            connection::Connection::new(rt2, shards2, state2, cell2, peer).serve(stream).await;
+                        }
+                        Err(e) => {
+                            state2.stats.tls_handshake_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            tracing::debug!("TLS handshake with {peer} failed: {e}");
+                        }
+                    }
+                });
+            }
             Ok(stream) => {
                 let c = connection::Connection::new(rt.clone(), shards.clone(), state.clone(), cell.clone(), peer);
                 rt.spawn_local("connection", c.serve(stream));

@@ -13,6 +13,8 @@ use tokio::sync::Notify;
 pub struct ServerStats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
+    /// Connections dropped because their TLS handshake failed or timed out.
+    pub tls_handshake_failures: AtomicU64,
     /// The largest `used_memory` any INFO or scrape has seen.
     pub memory_peak: AtomicU64,
     /// Error replies by their first word (`ERR`, `WRONGTYPE`), for INFO errorstats. Errors are
@@ -40,6 +42,7 @@ impl ServerStats {
     pub fn reset(&self) {
         self.connections_received.store(0, Ordering::Relaxed);
         self.rejected_connections.store(0, Ordering::Relaxed);
+        self.tls_handshake_failures.store(0, Ordering::Relaxed);
         self.errors.lock().unwrap().clear();
     }
 }

@@ -2,6 +2,7 @@
 //! when dropped.
 #![allow(dead_code, clippy::disallowed_methods, clippy::disallowed_types)]
 
+pub mod certs;
 pub mod redis_peer;
 pub mod sentinel;
 
@@ -22,8 +23,14 @@ pub fn free_port() -> u16 {
 
 impl Server {
     pub fn start(extra: &[&str]) -> Server {
+        Server::start_probed(extra, &plain_ping)
+    }
+
+    /// Starts with a custom readiness check (`ready(port)` true once it serves), for servers a
+    /// plain PING cannot reach (TLS).
+    pub fn start_probed(extra: &[&str], ready: &dyn Fn(u16) -> bool) -> Server {
         for _ in 0..5 {
-            if let Some(server) = Server::try_start_at(free_port(), extra) {
+            if let Some(server) = Server::try_start_at(free_port(), extra, ready) {
                 return server;
             }
         }
@@ -34,7 +41,7 @@ impl Server {
     /// few times in case the port is briefly unavailable.
     pub fn start_at(port: u16, extra: &[&str]) -> Server {
         for _ in 0..5 {
-            if let Some(server) = Server::try_start_at(port, extra) {
+            if let Some(server) = Server::try_start_at(port, extra, &plain_ping) {
                 return server;
             }
             std::thread::sleep(Duration::from_millis(200));
@@ -42,7 +49,7 @@ impl Server {
         panic!("mayfly did not start on port {port}");
     }
 
-    fn try_start_at(port: u16, extra: &[&str]) -> Option<Server> {
+    fn try_start_at(port: u16, extra: &[&str], ready: &dyn Fn(u16) -> bool) -> Option<Server> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mayfly"))
             // No snapshot by default: a test server neither loads nor leaves a dump.rdb in the
             // working directory (tests about snapshots pass --dir/--dbfilename).
@@ -57,12 +64,8 @@ impl Server {
             if let Ok(Some(_)) = child.try_wait() {
                 break;
             }
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-                let _ = s.write_all(b"PING\r\n");
-                let mut buf = [0u8; 7];
-                if s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
-                    return Some(Server { port, child });
-                }
+            if ready(port) {
+                return Some(Server { port, child });
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -101,6 +104,14 @@ impl Server {
         }
         None
     }
+}
+
+/// Whether a plain-TCP inline PING on `port` gets +PONG.
+fn plain_ping(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.write_all(b"PING\r\n");
+    let mut buf = [0u8; 7];
+    s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
 }
 
 impl Drop for Server {

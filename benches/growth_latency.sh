@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Latency of a steady SET load while the key count grows from 0 to about 5M, Mayfly beside
+# redis-server in the same run. The load is open loop (requests leave at their scheduled times
+# whether or not earlier replies came back, so a stall shows as queueing): RATE SETs a second of
+# VALUE_SIZE-byte values to keys drawn uniformly from KEYSPACE, for DURATION seconds. With the
+# defaults (10M key names, 7M requests) the server ends with about 5.0M keys, most SETs creating
+# one. Reports p99 / p99.9 / max from the write of each request ("lat") and from its scheduled
+# time ("co", no coordinated omission), the keys held at the end, and the load average.
+#   benches/growth_latency.sh   # RATE=50000 DURATION=140 KEYSPACE=10000000 CONNS=50 VALUE_SIZE=32
+#                               # BIN=target/release/mayfly REDIS=redis-server ONLY=mayfly|redis
+# The load generator is ratelat.c from the shared benchmark kit (KIT=../shared/bench).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+rate=${RATE:-50000}
+duration=${DURATION:-140}
+keyspace=${KEYSPACE:-10000000}
+conns=${CONNS:-50}
+value_size=${VALUE_SIZE:-32}
+redis=${REDIS:-redis-server}
+only=${ONLY:-}
+kit=${KIT:-$root/../shared/bench}
+bin=${BIN:-}
+[ -f "$kit/ratelat.c" ] || { echo "no $kit/ratelat.c (set KIT)" >&2; exit 1; }
+if [ -z "$bin" ]; then
+    cargo build --release --manifest-path "$root/Cargo.toml" --bin mayfly
+    bin=${CARGO_TARGET_DIR:-$root/target}/release/mayfly
+fi
+work=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+gcc -O2 -o "$work/ratelat" "$kit/ratelat.c"
+free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg | tr ' ' '/'; }
+
+# run NAME CMD... : starts the server ({PORT} is replaced) in an empty directory, drives the
+# load, reads the key count, stops it; prints one line of key=value figures.
+run() {
+    local name=$1 port out keys before
+    shift
+    port=$(free_port)
+    (cd "$work" && exec "${@//\{PORT\}/$port}") >"$work/$name.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    before=$(loadavg)
+    out=$(timeout $((duration + 60)) "$work/ratelat" "$port" "$rate" "$duration" "$conns" "$keyspace" "$value_size" 0)
+    keys=$(redis-cli -p "$port" dbsize | tr -dc '0-9')
+    kill "$pid" && wait "$pid" 2>/dev/null || true
+    pid=
+    declare -A kv=()
+    for f in $out; do kv[${f%%=*}]="${f#*=}"; done
+    echo "$name keys=$keys achieved=${kv[achieved_rate]} errors=${kv[errors]} p99_us=${kv[p99_us]}" \
+        "p999_us=${kv[p999_us]} max_us=${kv[max_us]} co_p99_us=${kv[co_p99_us]} co_p999_us=${kv[co_p999_us]}" \
+        "load_before=$before load_after=$(loadavg)"
+}
+
+if [ "$only" != mayfly ]; then
+    run redis "$redis" --port {PORT} --bind 127.0.0.1 --save '' --appendonly no
+fi
+if [ "$only" != redis ]; then
+    run mayfly "$bin" --port {PORT} --bind 127.0.0.1 --proactor_threads 2 --dbfilename= --loglevel warning
+fi
+echo "(open loop: ${rate} SET/s for ${duration}s over ${conns} connections, ${value_size}-byte values," \
+    "keys uniform over ${keyspace}; target: mayfly p99.9 < 10000 us)"

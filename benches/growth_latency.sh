@@ -8,7 +8,7 @@
 # time ("co", no coordinated omission), the keys held at the end, the commands the server's
 # SLOWLOG caught over 1 ms, and the load average (this 2-core machine is shared: repeat).
 #   benches/growth_latency.sh   # RATE=50000 DURATION=140 KEYSPACE=10000000 CONNS=50 VALUE_SIZE=32
-#                               # BIN=target/release/mayfly REDIS=redis-server ONLY=mayfly|redis
+#                               # BIN=target/release/mayfly REDIS=redis-server ONLY=mayfly|redis THREADS=2
 # The load generator is ratelat.c from the shared benchmark kit (KIT=../shared/bench).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +19,7 @@ conns=${CONNS:-50}
 value_size=${VALUE_SIZE:-32}
 redis=${REDIS:-redis-server}
 only=${ONLY:-}
+threads=${THREADS:-2}
 kit=${KIT:-$root/../shared/bench}
 bin=${BIN:-}
 [ -f "$kit/ratelat.c" ] || { echo "no $kit/ratelat.c (set KIT)" >&2; exit 1; }
@@ -81,7 +82,7 @@ if [ "$only" != mayfly ]; then
     run redis "$redis" --port {PORT} --bind 127.0.0.1 --save '' --appendonly no
 fi
 if [ "$only" != redis ]; then
-    run mayfly "$bin" --port {PORT} --bind 127.0.0.1 --proactor_threads 2 --dbfilename= --loglevel warning
+    run mayfly "$bin" --port {PORT} --bind 127.0.0.1 --proactor_threads "$threads" --dbfilename= --loglevel warning
 fi
 echo "(open loop: ${rate} SET/s for ${duration}s over ${conns} connections, ${value_size}-byte values," \
     "keys uniform over ${keyspace}; target: mayfly p99.9 < 10000 us)"

@@ -1,13 +1,16 @@
 //! One key as the key table stores it: a single heap node behind one thin pointer, so a table
 //! slot is 8 bytes (slots are where a hash table's spare capacity goes, so they must be small).
-//! The node holds the value, the accounting and access fields, the key's bytes, and a deadline
-//! only when the key has one:
+//! The node holds the value, the access field, the accounting charge, the key's length, a
+//! deadline only when the key has one, and the key's bytes:
 //!
 //! ```text
-//! Fields (value, charge, access) | key length u32, top bit = deadline follows | [deadline u64] | key
+//! value (32) | access u32 | charge u24, meta u8 | [key length u32] | [deadline u64] | key
 //! ```
 //!
-//! A 16-byte key with a string of up to 30 bytes is one 64-byte allocation in all.
+//! `meta` holds the has-deadline bit and the key's length when it is under 127 bytes (the
+//! length word follows only for longer keys). A 16-byte key with a string of up to 30 bytes is
+//! one 56-byte allocation in all: one jemalloc size class below the 64 a u32 length and a u32
+//! charge beside the access field would take.
 
 use super::memory;
 use crate::types::Value;
@@ -17,24 +20,59 @@ use std::mem::{align_of, size_of, ManuallyDrop};
 use std::ops::{Deref, DerefMut};
 use std::ptr::{self, NonNull};
 
-/// The fields every entry has, at the start of its node (reached through `Deref`).
+/// The fields every entry has, at the start of its node (reached through `Deref`). Only this
+/// module can build one, so code elsewhere changes the fields one by one and never overwrites
+/// the private `word` (swapping two entries' whole `Fields` would mix their key lengths).
 #[derive(Debug)]
+#[repr(C)]
 pub struct Fields {
     pub value: Value,
-    /// Bytes this entry is charged in the table's accounting (`Entry::measure` when it was
-    /// last measured); the table's total is the sum of these plus its slots.
-    pub charge: u32,
     /// LRU clock or LFU field of the last access (`memory`); 0 until first set.
     pub access: u32,
+    /// The charge (24 bits, `encode_charge`) and the meta byte (`HAS_DEADLINE`, short length).
+    word: u32,
 }
 
-const LEN_AT: usize = size_of::<Fields>();
-const HAS_DEADLINE: u32 = 1 << 31;
-const TAIL_AT: usize = LEN_AT + 4;
+const HAS_DEADLINE: u8 = 0x80;
+/// Lengths below this sit in the meta byte; this value there means a u32 length follows.
+const LONG_KEY: u8 = 0x7F;
+const TAIL_AT: usize = size_of::<Fields>();
+/// Charges below this are stored exactly; larger ones in 64 KiB units (rounded up), so the
+/// field reaches 512 GiB. The table sums what was stored, so its total stays exact.
+const EXACT_CHARGE: usize = 1 << 23;
+const CHARGE_UNIT_SHIFT: u32 = 16;
+
+/// The 24-bit form of a charge of `bytes`.
+fn encode_charge(bytes: usize) -> u32 {
+    if bytes < EXACT_CHARGE {
+        bytes as u32
+    } else {
+        let units = bytes.div_ceil(1 << CHARGE_UNIT_SHIFT).min(EXACT_CHARGE - 1);
+        (EXACT_CHARGE | units) as u32
+    }
+}
+
+fn decode_charge(code: u32) -> usize {
+    let code = code as usize;
+    if code < EXACT_CHARGE {
+        code
+    } else {
+        (code - EXACT_CHARGE) << CHARGE_UNIT_SHIFT
+    }
+}
 
 /// The node's size for a key of `key_len` bytes, with or without a deadline.
 fn node_size(key_len: usize, has_deadline: bool) -> usize {
-    TAIL_AT + if has_deadline { 8 } else { 0 } + key_len
+    TAIL_AT + length_word(key_len) + if has_deadline { 8 } else { 0 } + key_len
+}
+
+/// Bytes of the length word: none for a key short enough for the meta byte.
+fn length_word(key_len: usize) -> usize {
+    if key_len < LONG_KEY as usize {
+        0
+    } else {
+        4
+    }
 }
 
 fn layout(key_len: usize, has_deadline: bool) -> Layout {
@@ -49,11 +87,13 @@ pub struct Entry {
 unsafe impl Send for Entry where Fields: Send {}
 unsafe impl Sync for Entry where Fields: Sync {}
 
-/// Allocates a node holding `fields`, `key` and, when not 0, `deadline`.
-fn build(key: &[u8], deadline: u64, fields: Fields) -> NonNull<Fields> {
-    assert!(key.len() < HAS_DEADLINE as usize, "key too long for an entry");
+/// Allocates a node holding `value`, `access`, `key` and, when not 0, `deadline` (charge 0).
+fn build(key: &[u8], deadline: u64, value: Value, access: u32) -> NonNull<Fields> {
+    assert!(key.len() <= u32::MAX as usize, "key too long for an entry");
     let has = deadline != 0;
     let lay = layout(key.len(), has);
+    let short = key.len() < LONG_KEY as usize;
+    let meta = if short { key.len() as u8 } else { LONG_KEY } | if has { HAS_DEADLINE } else { 0 };
     // SAFETY: the layout is non-zero sized; every write stays inside it (see `node_size`), and
     // the u32/u64 writes are unaligned-safe.
     unsafe {
@@ -61,10 +101,12 @@ fn build(key: &[u8], deadline: u64, fields: Fields) -> NonNull<Fields> {
         if p.is_null() {
             handle_alloc_error(lay);
         }
-        p.cast::<Fields>().write(fields);
-        let meta = key.len() as u32 | if has { HAS_DEADLINE } else { 0 };
-        p.add(LEN_AT).cast::<u32>().write_unaligned(meta);
+        p.cast::<Fields>().write(Fields { value, access, word: (meta as u32) << 24 });
         let mut at = TAIL_AT;
+        if !short {
+            p.add(at).cast::<u32>().write_unaligned(key.len() as u32);
+            at += 4;
+        }
         if has {
             p.add(at).cast::<u64>().write_unaligned(deadline);
             at += 8;
@@ -76,8 +118,8 @@ fn build(key: &[u8], deadline: u64, fields: Fields) -> NonNull<Fields> {
 
 impl Entry {
     pub fn new(key: &[u8], value: Value, expire_at: u64) -> Entry {
-        let mut e = Entry { node: build(key, expire_at, Fields { value, charge: 0, access: 0 }) };
-        e.charge = e.measure();
+        let mut e = Entry { node: build(key, expire_at, value, 0) };
+        e.recharge();
         e
     }
 
@@ -85,9 +127,8 @@ impl Entry {
         self.node.as_ptr().cast::<u8>()
     }
 
-    fn meta(&self) -> u32 {
-        // SAFETY: every node has its meta word at LEN_AT.
-        unsafe { self.base().add(LEN_AT).cast::<u32>().read_unaligned() }
+    fn meta(&self) -> u8 {
+        (self.word >> 24) as u8
     }
 
     fn has_deadline(&self) -> bool {
@@ -95,11 +136,21 @@ impl Entry {
     }
 
     fn key_len(&self) -> usize {
-        (self.meta() & !HAS_DEADLINE) as usize
+        let short = self.meta() & !HAS_DEADLINE;
+        if short < LONG_KEY {
+            return short as usize;
+        }
+        // SAFETY: a node whose meta says LONG_KEY holds the length word at TAIL_AT.
+        unsafe { self.base().add(TAIL_AT).cast::<u32>().read_unaligned() as usize }
+    }
+
+    /// Where the deadline (if any) and then the key start.
+    fn after_length(&self) -> usize {
+        TAIL_AT + length_word(self.key_len())
     }
 
     pub fn key(&self) -> &[u8] {
-        let at = TAIL_AT + if self.has_deadline() { 8 } else { 0 };
+        let at = self.after_length() + if self.has_deadline() { 8 } else { 0 };
         // SAFETY: the key's bytes were written at `at` and live as long as the node.
         unsafe { std::slice::from_raw_parts(self.base().add(at), self.key_len()) }
     }
@@ -114,8 +165,8 @@ impl Entry {
         if !self.has_deadline() {
             return 0;
         }
-        // SAFETY: a node flagged with a deadline holds it at TAIL_AT.
-        unsafe { self.base().add(TAIL_AT).cast::<u64>().read_unaligned() }
+        // SAFETY: a node flagged with a deadline holds it right after the length word.
+        unsafe { self.base().add(self.after_length()).cast::<u64>().read_unaligned() }
     }
 
     /// Asks the CPU to start loading this entry's node (a hint, no effect on behaviour): a walk
@@ -137,26 +188,49 @@ impl Entry {
         match (self.has_deadline(), deadline != 0) {
             (true, true) => {
                 // SAFETY: as in `expire_at`.
-                unsafe { self.base().add(TAIL_AT).cast::<u64>().write_unaligned(deadline) }
+                unsafe { self.base().add(self.after_length()).cast::<u64>().write_unaligned(deadline) }
             }
             (false, false) => {}
             (had, _) => {
                 let old = layout(self.key_len(), had);
-                // SAFETY: the fields are moved bitwise into the new node, and the old node is
-                // then freed without dropping them, so they are owned exactly once.
+                let charge = self.word & 0x00FF_FFFF;
+                // SAFETY: the value is moved bitwise into the new node, and the old node is
+                // then freed without dropping it, so it is owned exactly once.
                 unsafe {
                     let fields = ptr::read(self.node.as_ptr());
-                    let node = build(self.key(), deadline, fields);
+                    let node = build(self.key(), deadline, fields.value, fields.access);
                     dealloc(self.base(), old);
                     self.node = node;
                 }
+                // Until the caller recharges, the entry keeps the charge the table counted.
+                self.word |= charge;
             }
         }
     }
 
     /// The bytes this entry takes by the accounting model: its node and the value's heap.
-    pub fn measure(&self) -> u32 {
+    pub fn measure(&self) -> usize {
         memory::entry_charge(node_size(self.key_len(), self.has_deadline()), &self.value)
+    }
+
+    /// The charge the table counted for this entry (what the last `recharge` recorded).
+    pub fn charge(&self) -> usize {
+        decode_charge(self.word & 0x00FF_FFFF)
+    }
+
+    /// Test hook: records a charge `by` bytes off the measured one (small charges are exact).
+    #[cfg(test)]
+    pub fn skew_charge(&mut self, by: i32) {
+        let code = encode_charge(self.charge().wrapping_add_signed(by as isize));
+        self.word = (self.word & 0xFF00_0000) | code;
+    }
+
+    /// Re-measures the entry and records the result; returns the charge now counted.
+    pub fn recharge(&mut self) -> usize {
+        let code = encode_charge(self.measure());
+        let word = &mut self.word;
+        *word = (*word & 0xFF00_0000) | code;
+        decode_charge(code)
     }
 
     /// Takes the entry apart: key, value, deadline.
@@ -206,7 +280,7 @@ impl std::fmt::Debug for Entry {
             .field("key", &self.key_bytes())
             .field("value", &self.value)
             .field("expire_at", &self.expire_at())
-            .field("charge", &self.charge)
+            .field("charge", &self.charge())
             .field("access", &self.access)
             .finish()
     }
@@ -219,13 +293,39 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn a_slot_is_one_pointer_and_a_small_key_one_64_byte_node() {
+    fn a_slot_is_one_pointer_and_a_small_key_one_56_byte_node() {
         assert_eq!(size_of::<Entry>(), 8);
         assert_eq!(size_of::<Fields>(), 40);
         let e = Entry::new(b"key:000000000001", Value::Str(StrValue::from_bytes(&[b'v'; 30])), 0);
-        assert_eq!(node_size(e.key().len(), false), 60);
-        assert_eq!(e.measure(), 64);
-        assert_eq!(e.charge, 64);
+        assert_eq!(node_size(e.key().len(), false), 56);
+        assert_eq!(e.measure(), 56);
+        assert_eq!(e.charge(), 56);
+    }
+
+    #[test]
+    fn only_long_keys_carry_a_length_word() {
+        assert_eq!(node_size(126, false), 40 + 126);
+        assert_eq!(node_size(127, false), 40 + 4 + 127);
+        for len in [0, 1, 126, 127, 128, 70_000] {
+            let key = vec![b'k'; len];
+            let mut e = Entry::new(&key, Value::Str(StrValue::Int(1)), 99);
+            assert_eq!((e.key(), e.expire_at()), (&key[..], 99));
+            e.set_expire_at(0);
+            assert_eq!((e.key(), e.expire_at()), (&key[..], 0));
+        }
+    }
+
+    #[test]
+    fn charges_are_exact_when_small_and_never_under_when_large() {
+        for c in [0, 1, 56, EXACT_CHARGE - 1] {
+            assert_eq!(decode_charge(encode_charge(c)), c);
+        }
+        for c in [EXACT_CHARGE, EXACT_CHARGE + 1, 3 << 30, (1 << 39) - (1 << 17)] {
+            let back = decode_charge(encode_charge(c));
+            assert!(back >= c && back - c < 1 << CHARGE_UNIT_SHIFT, "{c} -> {back}");
+            assert!(encode_charge(c) < 1 << 24);
+        }
+        assert_eq!(decode_charge(encode_charge(usize::MAX)), (EXACT_CHARGE - 1) << CHARGE_UNIT_SHIFT);
     }
 
     #[test]
@@ -281,7 +381,12 @@ mod tests {
                 prop_assert_eq!(e.expire_at(), deadline);
                 prop_assert_eq!(&e.value, &value);
                 prop_assert_eq!(e.access, access);
-                prop_assert_eq!(e.measure() as usize, memory::alloc_size(node_size(key.len(), deadline != 0)) + memory::value_charge(&value));
+                prop_assert_eq!(e.measure(), memory::alloc_size(node_size(key.len(), deadline != 0)) + memory::value_charge(&value));
+                // Recharging changes only the charge: key, deadline and length stay readable.
+                prop_assert_eq!(e.recharge(), e.measure());
+                prop_assert_eq!(e.charge(), e.measure());
+                prop_assert_eq!(e.key(), &key[..]);
+                prop_assert_eq!(e.expire_at(), deadline);
             }
             let (k, v, d) = e.into_parts();
             prop_assert_eq!(&k[..], &key[..]);

@@ -9,14 +9,15 @@
 use crate::types::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The bytes an allocation of `n` bytes really takes: jemalloc's size classes (16-byte steps up
-/// to 128, then four classes per doubling).
+/// The bytes an allocation of `n` bytes really takes: jemalloc's size classes with the 8-byte
+/// quantum the binary is built with (`allocator.rs`): 8-byte steps up to 64, then four classes
+/// per doubling (80, 96, 112, 128, 160, ...).
 pub fn alloc_size(n: usize) -> usize {
     if n == 0 {
         return 0;
     }
-    if n <= 128 {
-        return (n + 15) & !15;
+    if n <= 64 {
+        return (n + 7) & !7;
     }
     let p = usize::BITS - (n - 1).leading_zeros(); // 2^p >= n
     let step = 1usize << (p - 3);
@@ -45,8 +46,8 @@ pub fn value_len(v: &Value) -> usize {
 
 /// The charge of one entry: its node of `node_bytes` (key, fields, deadline) and what the value
 /// holds outside it (the slot is charged with the table's capacity).
-pub fn entry_charge(node_bytes: usize, v: &Value) -> u32 {
-    (alloc_size(node_bytes) + value_charge(v)).min(u32::MAX as usize) as u32
+pub fn entry_charge(node_bytes: usize, v: &Value) -> usize {
+    alloc_size(node_bytes) + value_charge(v)
 }
 
 /// Redis's maxmemory policies.
@@ -222,8 +223,11 @@ mod tests {
     #[test]
     fn size_classes() {
         assert_eq!(alloc_size(0), 0);
-        assert_eq!(alloc_size(1), 16);
-        assert_eq!(alloc_size(17), 32);
+        assert_eq!(alloc_size(1), 8);
+        assert_eq!(alloc_size(17), 24);
+        assert_eq!(alloc_size(57), 64);
+        assert_eq!(alloc_size(65), 80);
+        assert_eq!(alloc_size(100), 112);
         assert_eq!(alloc_size(128), 128);
         assert_eq!(alloc_size(129), 160);
         assert_eq!(alloc_size(1000), 1024);

@@ -102,7 +102,7 @@ pub struct Shard {
     /// The running command's client asked not to touch access times (CLIENT NO-TOUCH).
     pub no_touch: bool,
     /// Best eviction candidates seen so far: (score, db, key), higher score goes first.
-    evict_pool: Vec<(u64, usize, Bytes)>,
+    evict_pool: Vec<Candidate>,
     /// The replication journal (set by the server; absent in unit tests).
     pub journal: Option<Arc<crate::replication::journal::Journal>>,
     /// Set while a job runs for a transaction: its records are collected here and written to
@@ -120,6 +120,16 @@ pub struct Shard {
 
 /// Candidates kept between eviction rounds (Redis's EVPOOL_SIZE).
 const EVICT_POOL: usize = 16;
+
+/// A key the eviction pool keeps: its score when sampled (higher goes first) and the access
+/// field it had then, to tell whether it was used since.
+struct Candidate {
+    score: u64,
+    db: usize,
+    key: Bytes,
+    access: u32,
+}
+
 /// Evictions per call at most, so a lowered maxmemory cannot stall a shard; the next job or
 /// tick continues.
 const EVICT_BUDGET: usize = 4096;
@@ -250,7 +260,7 @@ impl Shard {
         let start = self.next_rand() as usize;
         let now = self.now_ms;
         let decay = self.config.lfu_decay_time;
-        let mut sampled: Vec<(u64, usize, Bytes)> = Vec::new();
+        let mut sampled: Vec<Candidate> = Vec::new();
         // A key a transaction holds is never evicted: Redis evicts before a command, never
         // between the commands of a MULTI/EXEC, which must see its own writes.
         let locked = |locks: &super::locks::LockTable, db: usize, key: &Bytes| {
@@ -275,7 +285,7 @@ impl Shard {
                     Policy::AllKeysRandom | Policy::VolatileRandom => 0,
                     _ => memory::lru_idle_ms(e.access, now),
                 };
-                sampled.push((score, db, key));
+                sampled.push(Candidate { score, db, key, access: e.access });
             };
             if volatile {
                 d.sample_volatile(r1, samples, &mut visit);
@@ -283,31 +293,38 @@ impl Shard {
                 d.table.sample(r1, r2, samples, &mut visit);
             }
             if random && !sampled.is_empty() {
-                let (_, db, key) = sampled.swap_remove(r2 as usize % sampled.len());
-                return Some((db, key));
+                let c = sampled.swap_remove(r2 as usize % sampled.len());
+                return Some((c.db, c.key));
             }
         }
         // The best of this round, in case the pool holds only keys that are gone by now.
-        let fallback = sampled.iter().max_by_key(|c| c.0).map(|c| (c.1, c.2.clone()));
+        let fallback = sampled.iter().max_by_key(|c| c.score).map(|c| (c.db, c.key.clone()));
         for c in sampled {
-            if self.evict_pool.iter().any(|p| p.1 == c.1 && p.2 == c.2) {
+            if self.evict_pool.iter().any(|p| p.db == c.db && p.key == c.key) {
                 continue;
             }
             if self.evict_pool.len() < EVICT_POOL {
                 self.evict_pool.push(c);
-            } else if let Some(min) = self.evict_pool.iter_mut().min_by_key(|p| p.0) {
-                if min.0 < c.0 {
+            } else if let Some(min) = self.evict_pool.iter_mut().min_by_key(|p| p.score) {
+                if min.score < c.score {
                     *min = c;
                 }
             }
         }
-        // Best first; candidates that vanished or lost their TTL are dropped on the way.
+        // Best first; candidates that vanished or lost their TTL are dropped on the way, and so
+        // are LRU/LFU candidates accessed since they were scored (Redis would evict those on
+        // their stale idle time: a hot key that happened to rest when sampled).
+        let by_access = !matches!(policy, Policy::VolatileTtl);
         while !self.evict_pool.is_empty() {
-            let best = (0..self.evict_pool.len()).max_by_key(|&i| self.evict_pool[i].0)?;
-            let (_, db, key) = self.evict_pool.swap_remove(best);
-            match self.dbs[db].table.get(&key) {
-                Some(e) if (!volatile || e.expire_at() != 0) && !locked(&self.locks, db, &key) => {
-                    return Some((db, key))
+            let best = (0..self.evict_pool.len()).max_by_key(|&i| self.evict_pool[i].score)?;
+            let c = self.evict_pool.swap_remove(best);
+            match self.dbs[c.db].table.get(&c.key) {
+                Some(e)
+                    if (!volatile || e.expire_at() != 0)
+                        && (!by_access || e.access == c.access)
+                        && !locked(&self.locks, c.db, &c.key) =>
+                {
+                    return Some((c.db, c.key))
                 }
                 _ => continue,
             }
@@ -798,5 +815,23 @@ mod eviction_tests {
             drop(sh.locks.release(1));
             assert_eq!(sh.evict_to_limit(), 1);
         }
+    }
+
+    #[test]
+    fn a_pooled_lru_candidate_used_since_it_was_scored_is_not_evicted() {
+        let mut sh = Shard::new(0, 16, 7);
+        sh.config.policy = Policy::AllKeysLru;
+        sh.config.maxmemory_samples = 5;
+        for (i, k) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+            sh.dbs[0].set(Bytes::from(*k), Value::Str(StrValue::Int(1)), 0);
+            sh.dbs[0].table.get_mut(k.as_bytes()).unwrap().access = memory::lru_touch(1000 * (i as u64 + 1));
+        }
+        sh.now_ms = 10_000;
+        // One round samples all five keys into the pool and gives the least recently used.
+        assert_eq!(sh.pick_victim(Policy::AllKeysLru), Some((0, Bytes::from("a"))));
+        sh.dbs[0].remove(b"a");
+        // `b` waits in the pool with its old idle time; a read now makes it the freshest key.
+        sh.dbs[0].table.get_mut(b"b").unwrap().access = memory::lru_touch(10_000);
+        assert_eq!(sh.pick_victim(Policy::AllKeysLru), Some((0, Bytes::from("c"))));
     }
 }

@@ -205,7 +205,7 @@ pub async fn memory<R: Rt>(ctx: &mut Ctx<'_, R>, sub: &str, args: &[Bytes]) -> R
             let shard = ctx.shards.shard_of(&key);
             let size = ctx
                 .shards
-                .hop(ctx.rt, shard, move |sh| sh.peek(db, &key).map(|e| e.measure() as usize + ENTRY_OVERHEAD))
+                .hop(ctx.rt, shard, move |sh| sh.peek(db, &key).map(|e| e.measure() + ENTRY_OVERHEAD))
                 .await
                 .flatten();
             size.map_or(Reply::Nil, |n| Reply::Int(n as i64))

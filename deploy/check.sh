@@ -54,6 +54,14 @@ install_tools() {
       || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends prometheus >/dev/null; } \
       || return 1
   fi
+  if ! command -v redis-cli >/dev/null; then
+    # find-primary.sh's test runs the same redis-cli the Sentinel image ships.
+    echo "installing Debian's redis-tools for redis-cli"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends redis-tools >/dev/null 2>&1 \
+      || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends redis-tools >/dev/null; } \
+      || return 1
+  fi
   if [[ ! -x "$CHECKOV_VENV/bin/checkov" ]]; then
     # Its own venv: checkov pins many libraries.
     echo "installing checkov into $CHECKOV_VENV (about a minute)"
@@ -61,7 +69,7 @@ install_tools() {
       checkov || return 1
   fi
 }
-check "tools installed (kubernetes-validate, helm-python-sdk, yamllint, hadolint, promtool, checkov)" install_tools
+check "tools installed (kubernetes-validate, helm-python-sdk, yamllint, hadolint, promtool, redis-cli, checkov)" install_tools
 PY="$VENV/bin/python"
 KV=("$VENV/bin/kubernetes-validate" --strict --quiet)
 export PATH="$VENV/bin:$PATH"
@@ -120,6 +128,11 @@ for s in "$WORK"/extracted/*.sh; do
 done
 check "start-mayfly.sh keeps CONFIG REWRITE's flag file, owns role and passwords" \
   bash "$DEPLOY/tests/start_script_flagfile.sh" "$WORK/extracted/defaults--start-mayfly.sh"
+for case in defaults auth-tls; do
+  check "$case: find-primary.sh (redis-cli) and start-mayfly.sh follow Sentinel's primary" \
+    bash "$DEPLOY/tests/start_script_primary.sh" "$WORK/extracted/$case--find-primary.sh" \
+    "$WORK/extracted/$case--start-mayfly.sh"
+done
 
 # --- negative tests: broken input must fail ---------------------------------------------------
 expect_failure "broken manifest (ADR's storageClass:) fails kubernetes-validate --strict" \
@@ -130,6 +143,9 @@ corrupt_golden() {
     && UPDATE_GOLDEN=0 "$PY" "$DEPLOY/tests/chart_test.py" golden "$dir"
 }
 expect_failure "a changed render fails the golden comparison" corrupt_golden
+expect_failure "a TLS render whose find-primary lacks the TLS Secret fails the assertions" bash -c \
+  "'$PY' '$DEPLOY/tests/chart_test.py' drop-init-tls '$RENDERED' '$WORK/no-init-tls' \
+   && '$PY' '$DEPLOY/tests/chart_test.py' assert-cases '$WORK/no-init-tls'"
 expect_failure "a broken alert expression fails promtool" bash -c \
   "sed 's/expr: mayfly_master_link_up == 0/expr: mayfly_master_link_up ==/' '$DEPLOY/monitoring/mayfly-alerts.yml' \
    >'$WORK/broken-rules.yml' && promtool check rules '$WORK/broken-rules.yml'"

@@ -6,6 +6,7 @@
   chart_test.py assert-cases OUT_DIR    per-case expectations (sentinel off, auth, TLS, ...)
   chart_test.py extract OUT_DIR DIR     write rendered scripts and PrometheusRule specs to DIR
   chart_test.py bad-values              values the chart must refuse
+  chart_test.py drop-init-tls OUT_DIR DIR  auth-tls's render, its find-primary without TLS (must fail)
   chart_test.py lint                    helm lint --strict
 """
 import os
@@ -108,6 +109,54 @@ def sm_port(container: dict) -> int:
     return next(p["containerPort"] for p in container["ports"] if p["name"] == "metrics")
 
 
+def by_name(items: list) -> dict:
+    return {i["name"]: i for i in items}
+
+
+def assert_find_primary(case: str, objs: list, pod: dict, mayfly: dict, sentinel: bool) -> None:
+    """With Sentinel, the init container asks the Sentinels (TLS when enabled) and leaves the
+    answer where start-mayfly.sh reads it; the start script no longer speaks RESP itself."""
+    inits = by_name(pod.get("initContainers", []))
+    scripts = find(objs, "ConfigMap", "mayfly-scripts")["data"]
+    assert "/dev/tcp" not in scripts["start-mayfly.sh"], f"{case}: start script still asks Sentinel"
+    env = by_name(mayfly["env"])
+    if not sentinel:
+        assert "find-primary" not in inits and "PRIMARY_FILE" not in env, case
+        assert "find-primary.sh" not in scripts, case
+        return
+    init = inits["find-primary"]
+    side = next(c for c in pod["containers"] if c["name"] == "sentinel")
+    assert init["image"] == side["image"], f"{case}: find-primary needs the Sentinel image's redis-cli"
+    primary_file = init["command"][-1]
+    assert init["command"][:-1] == ["/bin/bash", "/opt/mayfly/scripts/find-primary.sh"], init["command"]
+    assert env["PRIMARY_FILE"]["value"] == primary_file, case
+    assert by_name(side["env"])["PRIMARY_FILE"]["value"] == primary_file, case
+    discovery = str(Path(primary_file).parent)
+    mounts = {c["name"]: by_name(c["volumeMounts"]) for c in (init, side, mayfly)}
+    assert mounts["find-primary"]["discovery"]["mountPath"] == discovery
+    assert not mounts["find-primary"]["discovery"].get("readOnly"), case
+    assert mounts["sentinel"]["discovery"]["mountPath"] == discovery
+    assert mounts["mayfly"]["discovery"] == {"name": "discovery", "mountPath": discovery, "readOnly": True}
+    assert by_name(pod["volumes"])["discovery"]["emptyDir"], case
+    init_env = by_name(init["env"])
+    addrs = init_env["SENTINEL_ADDRS"]["value"].split()
+    assert addrs == by_name(side["env"])["SENTINEL_ADDRS"]["value"].split()
+    assert len(addrs) == sts_replicas(objs) and all(a.endswith(":26379") for a in addrs), addrs
+    tls = case == "auth-tls"
+    assert init_env["TLS_ENABLED"]["value"] == str(tls).lower(), case
+    if tls:
+        # Every file redis-cli --tls is given must be in the mounted Secret.
+        tls_dir = mounts["find-primary"]["tls"]["mountPath"]
+        for var in ("TLS_CA_FILE", "TLS_CERT_FILE", "TLS_KEY_FILE"):
+            assert init_env[var]["value"].startswith(tls_dir + "/"), (var, init_env.get(var))
+        assert init_env["SENTINEL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "mayfly"
+        assert "--tls --cacert" in scripts["find-primary.sh"]
+
+
+def sts_replicas(objs: list) -> int:
+    return find(objs, "StatefulSet")["spec"]["replicas"]
+
+
 def cmd_assert_cases(out_dir: Path) -> None:
     for case in sorted(p.stem for p in out_dir.glob("*.yaml")):
         objs = objects(out_dir, case)
@@ -128,6 +177,7 @@ def cmd_assert_cases(out_dir: Path) -> None:
             assert svc["spec"]["selector"]["statefulset.kubernetes.io/pod-name"] == "mayfly-0", case
             assert pod["automountServiceAccountToken"] is False
             assert not [o for o in objs if o["kind"] in ("Role", "RoleBinding")], case
+        assert_find_primary(case, objs, pod, mayfly, sentinel)
         if case == "sentinel-off":
             assert not sentinel
         if case == "persistence-off":
@@ -180,6 +230,15 @@ def cmd_bad_values() -> None:
             sys.exit(f"chart rendered values it must refuse: {values}")
 
 
+def cmd_drop_init_tls(out_dir: Path, dest: Path) -> None:
+    objs = objects(out_dir, "auth-tls")
+    pod = find(objs, "StatefulSet")["spec"]["template"]["spec"]
+    init = next(c for c in pod["initContainers"] if c["name"] == "find-primary")
+    init["volumeMounts"] = [m for m in init["volumeMounts"] if m["name"] != "tls"]
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "auth-tls.yaml").write_text(yaml.safe_dump_all(objs))
+
+
 def cmd_lint() -> None:
     report = helm.lint(str(CHART), strict=True)
     for m in report["messages"]:
@@ -192,4 +251,4 @@ if __name__ == "__main__":
     cmd, args = sys.argv[1], [Path(a) for a in sys.argv[2:]]
     {"render": cmd_render, "golden": cmd_golden, "assert-adr": cmd_assert_adr,
      "assert-cases": cmd_assert_cases, "extract": cmd_extract,
-     "bad-values": cmd_bad_values, "lint": cmd_lint}[cmd](*args)
+     "bad-values": cmd_bad_values, "drop-init-tls": cmd_drop_init_tls, "lint": cmd_lint}[cmd](*args)

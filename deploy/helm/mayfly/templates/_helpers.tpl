@@ -76,3 +76,12 @@ app.kubernetes.io/part-of: mayfly
 {{- fail "sentinel.quorum cannot exceed replicaCount (one Sentinel runs in each pod)" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* Every pod's Sentinel, "host:port" one a line (find-primary.sh skips its own). */}}
+{{- define "mayfly.sentinelAddrs" -}}
+{{- $addrs := list -}}
+{{- range $i := until (int .Values.replicaCount) -}}
+{{- $addrs = append $addrs (printf "%s-%d.%s.%s.svc.%s:%d" (include "mayfly.fullname" $) $i (include "mayfly.headless" $) $.Release.Namespace $.Values.clusterDomain (int $.Values.sentinel.port)) -}}
+{{- end -}}
+{{- join "\n" $addrs -}}
+{{- end -}}

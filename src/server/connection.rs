@@ -203,14 +203,14 @@ impl<R: Rt> Connection<R> {
                                 break 'conn;
                             }
                             let hello = std::mem::take(&mut self.client.repl);
+                            handle.replica.store(true, Ordering::Relaxed);
                             crate::replication::primary::serve_replica(
                                 &self.rt,
                                 &self.shards,
                                 &self.state,
                                 &mut stream,
                                 &mut rbuf,
-                                self.client.id,
-                                self.client.addr,
+                                &handle,
                                 hello,
                             )
                             .await;

@@ -94,3 +94,44 @@ fn a_mayfly_replica_is_listed_and_killed_by_type() {
     let (mut p, mut rc) = (m.client(), r.client());
     list_kill_and_continue(&mut p, &mut rc, "slave");
 }
+
+fn master_link_id(replica: &mut redis::Connection) -> Option<String> {
+    let lines = client_list(replica, "master");
+    (lines.len() == 1).then(|| field(&lines[0], "id").to_string())
+}
+
+/// As Redis's cached master: a link that continues (PSYNC +CONTINUE) keeps its client id; a
+/// full resync makes a new master client, with a new id.
+#[test]
+fn the_master_link_gets_a_new_client_id_after_a_full_resync_only() {
+    let m = Server::start(&["--proactor_threads", "1"]);
+    let port = m.port;
+    let r = Server::start(&["--proactor_threads", "1", "--replicaof", &format!("127.0.0.1:{port}")]);
+    let (mut p, mut rc) = (m.client(), r.client());
+    redis::cmd("SET").arg("a").arg("1").query::<()>(&mut p).unwrap();
+    assert!(eventually(Duration::from_secs(20), || linked(&mut rc) && master_link_id(&mut rc).is_some()));
+    let first = master_link_id(&mut rc).unwrap();
+
+    let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("master").query(&mut rc).unwrap();
+    assert_eq!(killed, 1);
+    assert!(
+        eventually(Duration::from_secs(20), || counter(&mut p, "sync_partial_ok") == "1" && linked(&mut rc)),
+        "the link never continued"
+    );
+    assert!(eventually(Duration::from_secs(10), || master_link_id(&mut rc).is_some()));
+    assert_eq!(master_link_id(&mut rc).unwrap(), first, "a continued link keeps its client");
+
+    // A restarted primary has a new history: the replica resyncs in full.
+    drop(p);
+    drop(m);
+    let m = Server::start_at(port, &["--proactor_threads", "1"]);
+    let mut p = m.client();
+    assert!(
+        eventually(Duration::from_secs(20), || counter(&mut p, "sync_full") == "1" && linked(&mut rc)),
+        "the replica never resynced from the restarted primary"
+    );
+    assert!(eventually(Duration::from_secs(10), || master_link_id(&mut rc).is_some()));
+    let second = master_link_id(&mut rc).unwrap();
+    assert_ne!(second, first, "a full resync makes a new master client");
+    assert!(second.parse::<u64>().unwrap() > first.parse::<u64>().unwrap(), "ids only grow");
+}

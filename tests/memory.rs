@@ -201,23 +201,69 @@ fn eviction_sends_keyspace_events_and_object_freq_idletime_follow_the_policy() {
 #[test]
 fn exec_is_refused_whole_when_memory_filled_after_queueing() {
     let s = Server::start(&["--proactor_threads", "2", "--maxmemory", "2mb"]);
-    let (mut tx, mut filler) = (s.client(), s.client());
+    let (mut tx, mut reader, mut filler) = (s.client(), s.client(), s.client());
+    let value = vec![b'v'; 10_000];
+    let _: () = redis::cmd("SET").arg("k0").arg(&value).query(&mut reader).unwrap();
+    // A transaction of reads and deletes, queued before memory fills.
+    let _: () = redis::cmd("MULTI").query(&mut reader).unwrap();
+    let _: String = redis::cmd("GET").arg("k0").query(&mut reader).unwrap();
+    let _: String = redis::cmd("DEL").arg("k0").query(&mut reader).unwrap();
     let _: () = redis::cmd("MULTI").query(&mut tx).unwrap();
     let queued: String = redis::cmd("SET").arg("in-tx").arg("v").query(&mut tx).unwrap();
     assert_eq!(queued, "QUEUED");
     let _: String = redis::cmd("GET").arg("in-tx").query(&mut tx).unwrap();
-    let value = vec![b'v'; 10_000];
-    let full = (0..2000).any(|i| redis::cmd("SET").arg(format!("k{i}")).arg(&value).query::<()>(&mut filler).is_err());
+    let full = (1..2000).any(|i| redis::cmd("SET").arg(format!("k{i}")).arg(&value).query::<()>(&mut filler).is_err());
     assert!(full, "2mb never filled");
     let err = redis::cmd("EXEC").query::<Value>(&mut tx).unwrap_err();
     assert_eq!(err.code(), Some("EXECABORT"));
     assert!(err.to_string().contains("OOM command not allowed when used memory > 'maxmemory'."), "{err}");
     let gone: Option<String> = redis::cmd("GET").arg("in-tx").query(&mut tx).unwrap();
     assert_eq!(gone, None, "nothing of the transaction ran");
-    // A transaction of reads and deletes still runs while full.
-    let _: () = redis::cmd("MULTI").query(&mut tx).unwrap();
-    let _: String = redis::cmd("GET").arg("k0").query(&mut tx).unwrap();
-    let _: String = redis::cmd("DEL").arg("k0").query(&mut tx).unwrap();
-    let out: (Vec<u8>, i64) = redis::cmd("EXEC").query(&mut tx).unwrap();
+    // Reads and deletes queued earlier still run while full.
+    let out: (Vec<u8>, i64) = redis::cmd("EXEC").query(&mut reader).unwrap();
     assert_eq!((out.0.len(), out.1), (10_000, 1));
+}
+
+/// Redis 7.0 refuses every command queued inside MULTI while memory is full, reads included
+/// (the queue itself would grow), and MULTI or WATCH sent inside it too; EXEC then aborts.
+/// EXEC, DISCARD and RESET are spared.
+#[test]
+fn multi_queues_nothing_while_memory_is_full() {
+    let s = Server::start(&["--proactor_threads", "2", "--maxmemory", "2mb"]);
+    let (mut c, mut filler) = (s.client(), s.client());
+    let value = vec![b'v'; 10_000];
+    let full = (0..2000).any(|i| redis::cmd("SET").arg(format!("k{i}")).arg(&value).query::<()>(&mut filler).is_err());
+    assert!(full, "2mb never filled");
+    let oom = "command not allowed when used memory > 'maxmemory'.";
+    let _: () = redis::cmd("MULTI").query(&mut c).unwrap();
+    for cmd in
+        [vec!["GET", "k0"], vec!["PING"], vec!["DEL", "k0"], vec!["MULTI"], vec!["WATCH", "k0"], vec!["SELECT", "1"]]
+    {
+        let err = redis::cmd(cmd[0]).arg(&cmd[1..]).query::<Value>(&mut c).unwrap_err();
+        assert_eq!(err.code(), Some("OOM"), "{cmd:?}: {err}");
+        assert_eq!(err.detail(), Some(oom), "{cmd:?}: {err}");
+    }
+    // An unknown command keeps its own error (checked before memory, as in Redis).
+    let err = redis::cmd("NO-SUCH-CMD").query::<Value>(&mut c).unwrap_err();
+    assert!(err.to_string().contains("unknown command"), "{err}");
+    let err = redis::cmd("EXEC").query::<Value>(&mut c).unwrap_err();
+    assert_eq!(err.code(), Some("EXECABORT"));
+    assert!(err.to_string().contains("previous errors"), "{err}");
+    let kept: Vec<u8> = redis::cmd("GET").arg("k0").query(&mut c).unwrap();
+    assert_eq!(kept.len(), 10_000, "the refused DEL never ran");
+    // DISCARD and RESET still end a transaction.
+    let _: () = redis::cmd("MULTI").query(&mut c).unwrap();
+    let _: () = redis::cmd("DISCARD").query(&mut c).unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut c).unwrap();
+    let reset: String = redis::cmd("RESET").query(&mut c).unwrap();
+    assert_eq!(reset, "RESET");
+    // Outside MULTI, reads and deletes work at the limit.
+    let deleted: i64 = redis::cmd("DEL").arg("k0").query(&mut c).unwrap();
+    assert_eq!(deleted, 1);
+    // With the limit lifted, queueing works again.
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg("0").query(&mut c).unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut c).unwrap();
+    let _: String = redis::cmd("GET").arg("k1").query(&mut c).unwrap();
+    let out: Vec<Option<Vec<u8>>> = redis::cmd("EXEC").query(&mut c).unwrap();
+    assert_eq!(out.len(), 1);
 }

@@ -65,6 +65,8 @@ fn announce_settings_apply_at_the_next_handshake() {
     let primary = Server::start(&[]);
     let replica = Server::start(&[&format!("--replicaof=127.0.0.1:{}", primary.port)]);
     wait_for_line(&primary, &format!("slave0:ip=127.0.0.1,port={}", replica.port));
+    // Listed from its PSYNC on, the replica may still be loading (REPLICAOF then says LOADING).
+    wait_for_line(&replica, "master_link_status:up");
     let mut con = replica.client();
     let _: () = redis::cmd("CONFIG").arg("SET").arg("replica-announce-ip").arg("10.1.2.3").query(&mut con).unwrap();
     // A new REPLICAOF runs a new handshake, which carries the new address.

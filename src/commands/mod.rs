@@ -105,6 +105,21 @@ pub fn oom_refused<R: Rt>(ctx: &Ctx<'_, R>, spec: &CommandSpec, args: &[Bytes]) 
     keys.any(|i| gauge.over(ctx.shards.shard_of(&args[i]), maxmemory))
 }
 
+/// Whether a command sent inside MULTI must be refused for memory: Redis 7.0 refuses every one
+/// (the queue itself grows without bound), not only `denyoom` ones, while memory is full —
+/// here, while any shard is over its share of `maxmemory`. EXEC, DISCARD, QUIT and RESET are
+/// spared (EXEC is judged by what it holds).
+pub fn oom_refused_in_multi<R: Rt>(ctx: &Ctx<'_, R>, spec: &CommandSpec) -> bool {
+    if matches!(spec.name, "exec" | "discard" | "quit" | "reset") {
+        return false;
+    }
+    let (maxmemory, gauge) = {
+        let h = ctx.home.borrow();
+        (h.config.maxmemory, h.mem.clone())
+    };
+    (0..ctx.shards.num_shards()).any(|s| gauge.over(s, maxmemory))
+}
+
 /// Runs a command whose name, arity and permission were already checked.
 /// `args` is handed back (still holding the request, for the slow log) so the connection can
 /// reuse its allocation.

@@ -11,10 +11,9 @@ use super::{Follower, Replication};
 use crate::engine::ShardSet;
 use crate::protocol::{parse_request, Limits};
 use crate::runtime::{DiskFile, OpenMode, Rt};
-use crate::server::ServerState;
+use crate::server::{ClientHandle, ServerState};
 use bytes::{Bytes, BytesMut};
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,8 +61,9 @@ fn try_partial(repl: &Replication, args: &[Bytes]) -> Option<u64> {
     bl.can_continue(replid, from).then_some(from)
 }
 
-/// Serves a connection that sent SYNC or PSYNC until the replica goes away. `pending` holds
-/// what the replica sent after its PSYNC (usually nothing yet).
+/// Serves a connection that sent SYNC or PSYNC until the replica goes away or `client` is
+/// killed (CLIENT KILL TYPE replica). `pending` holds what the replica sent after its PSYNC
+/// (usually nothing yet).
 #[allow(clippy::too_many_arguments)]
 pub async fn serve_replica<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     rt: &R,
@@ -71,10 +71,10 @@ pub async fn serve_replica<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     state: &ServerState,
     stream: &mut S,
     pending: &mut BytesMut,
-    client_id: u64,
-    peer: SocketAddr,
+    client: &ClientHandle,
     hello: ReplicaHello,
 ) {
+    let (client_id, peer) = (client.id, client.addr);
     let repl = &state.repl;
     let stream = &mut super::counted::Counted::writes(stream, &repl.net_output_bytes);
     let args = hello.sync.clone().unwrap_or_default();
@@ -118,14 +118,14 @@ pub async fn serve_replica<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
                         String::from_utf8_lossy(args.get(2).map(|b| &b[..]).unwrap_or(b"?")));
                 }
                 let (replid, offset, eof_marked) =
-                    full_sync(rt, shards, state, stream, &hello, &args, client_id, &name).await?;
+                    full_sync(rt, shards, state, stream, &hello, &args, client, &name).await?;
                 // A replica cannot tell the EOF mark from bytes that follow it: the stream
                 // starts once it acknowledges, i.e. has loaded the snapshot (as Redis does).
                 (offset, replid, eof_marked)
             }
         };
         let feed = Feed { sent, history: &history, ack_first };
-        stream_to(rt, state, stream, pending, client_id, feed, (hard, soft, soft_secs), &name).await
+        stream_to(rt, state, stream, pending, client, feed, (hard, soft, soft_secs), &name).await
     }
     .await;
     if let Err(e) = result {
@@ -135,6 +135,10 @@ pub async fn serve_replica<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     if repl.followers.lock().unwrap().is_empty() {
         repl.journal.backlog.lock().unwrap().retain_for_replicas = 0;
     }
+}
+
+fn killed() -> io::Error {
+    io::Error::other("killed by CLIENT KILL")
 }
 
 fn set_state(repl: &Replication, id: u64, s: &'static str) {
@@ -153,10 +157,10 @@ async fn full_sync<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     hello: &ReplicaHello,
     args: &[Bytes],
-    client_id: u64,
+    client: &ClientHandle,
     name: &str,
 ) -> io::Result<(String, u64, bool)> {
-    let repl = &state.repl;
+    let (client_id, repl) = (client.id, &state.repl);
     let (dir, diskless) = {
         let c = state.config.read().unwrap();
         (c.get_str("dir").to_string(), c.get_bool("repl-diskless-sync"))
@@ -174,6 +178,7 @@ async fn full_sync<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
             tokio::select! {
                 biased;
                 r = &mut start => break r?,
+                _ = client.killed() => return Err(killed()),
                 _ = rt.sleep(Duration::from_secs(1)) => stream.write_all(b"\n").await?,
             }
         }
@@ -187,18 +192,25 @@ async fn full_sync<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     let size = if eof_marked {
         // Diskless: the snapshot goes straight to the socket, EOF-marked.
         let mark: String = (0..40).map(|_| format!("{:x}", rt.rng_u64() % 16)).collect();
-        stream.write_all(format!("$EOF:{mark}\r\n").as_bytes()).await?;
-        let mut size = 0u64;
-        while let Some(chunk) = snap.next_chunk().await? {
-            stream.write_all(&chunk).await?;
-            size += chunk.len() as u64;
+        let send = async {
+            stream.write_all(format!("$EOF:{mark}\r\n").as_bytes()).await?;
+            let mut size = 0u64;
+            while let Some(chunk) = snap.next_chunk().await? {
+                stream.write_all(&chunk).await?;
+                size += chunk.len() as u64;
+            }
+            stream.write_all(mark.as_bytes()).await?;
+            Ok::<u64, io::Error>(size)
+        };
+        tokio::select! {
+            biased;
+            _ = client.killed() => return Err(killed()),
+            r = send => r?,
         }
-        stream.write_all(mark.as_bytes()).await?;
-        size
     } else {
         // Disk-backed: the length goes first, so the file is written whole, then sent.
         let path = std::path::Path::new(&dir).join(format!("temp-repl-{}-{client_id}.rdb", rt.rng_u64() % 1_000_000));
-        let sent = async {
+        let write_and_send = async {
             let file = rt.open(&path, OpenMode::CREATE_NEW).await?;
             let mut size = 0u64;
             while let Some(chunk) = snap.next_chunk().await? {
@@ -208,8 +220,13 @@ async fn full_sync<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
             drop(file);
             send_file(stream, rt, &path, size).await?;
             Ok::<u64, io::Error>(size)
-        }
-        .await;
+        };
+        // A kill stops the copy here, so the temporary file is still removed.
+        let sent = tokio::select! {
+            biased;
+            _ = client.killed() => Err(killed()),
+            r = write_and_send => r,
+        };
         let _ = rt.remove(&path).await;
         sent?
     };
@@ -258,12 +275,12 @@ async fn stream_to<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     state: &ServerState,
     stream: &mut S,
     pending: &mut BytesMut,
-    client_id: u64,
+    client: &ClientHandle,
     feed: Feed<'_>,
     (hard, soft, soft_secs): (u64, u64, u64),
     name: &str,
 ) -> io::Result<()> {
-    let repl = &state.repl;
+    let (client_id, repl) = (client.id, &state.repl);
     let journal = &repl.journal;
     let Feed { mut sent, history, ack_first } = feed;
     let mut online = false;
@@ -271,7 +288,10 @@ async fn stream_to<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
     let mut args = Vec::new();
     let limits = Limits::default();
     loop {
-        let acked = read_acks(rt, repl, pending, &limits, &mut args, client_id)?;
+        if client.killed.load(Ordering::Acquire) {
+            return Err(killed()); // nothing more for a killed link, even what is ready to go
+        }
+        let acked = read_acks(rt, repl, pending, &limits, &mut args, client)?;
         if !online && (acked || !ack_first) {
             online = true;
             set_state(repl, client_id, "online");
@@ -318,6 +338,7 @@ async fn stream_to<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
                 tokio::select! {
                     biased;
                     r = &mut write => { r?; break; }
+                    _ = client.killed() => return Err(killed()),
                     _ = more => {
                         let lag = journal.offset().saturating_sub(sent);
                         if hard != 0 && lag > hard {
@@ -333,6 +354,7 @@ async fn stream_to<R: Rt, S: AsyncRead + AsyncWrite + Unpin>(
         tokio::select! {
             biased;
             _ = state.stop_notify.notified() => return Ok(()),
+            _ = client.killed() => return Err(killed()),
             _ = appended => {}
             r = stream.read_buf(pending) => match r {
                 Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "replica closed the connection")),
@@ -355,7 +377,7 @@ fn read_acks<R: Rt>(
     pending: &mut BytesMut,
     limits: &Limits,
     args: &mut Vec<Bytes>,
-    client_id: u64,
+    client: &ClientHandle,
 ) -> io::Result<bool> {
     let mut acked = false;
     loop {
@@ -364,7 +386,11 @@ fn read_acks<R: Rt>(
                 if args.len() >= 3 && args[0].eq_ignore_ascii_case(b"replconf") && args[1].eq_ignore_ascii_case(b"ack")
                 {
                     if let Some(off) = crate::util::parse_i64_strict(&args[2]).and_then(|o| u64::try_from(o).ok()) {
-                        if let Some(f) = repl.followers.lock().unwrap().iter_mut().find(|f| f.id == client_id) {
+                        // CLIENT LIST shows a streaming replica's last command as REPLCONF, as
+                        // Redis does, and its idle time since its last ACK.
+                        *client.last_cmd.lock().unwrap() = "replconf";
+                        client.last_ms.store(rt.wall_ms(), Ordering::Relaxed);
+                        if let Some(f) = repl.followers.lock().unwrap().iter_mut().find(|f| f.id == client.id) {
                             f.ack_offset = f.ack_offset.max(off);
                             f.last_ack_ms = rt.wall_ms();
                         }

@@ -101,7 +101,9 @@ struct Link<'a, R: Rt> {
     home: &'a ShardCell,
     host: String,
     port: u16,
-    /// The master client: kept across reconnections so a continued stream keeps its SELECTed db.
+    /// The master client: kept across reconnections that continue (PSYNC +CONTINUE), so the
+    /// stream keeps its SELECTed db and CLIENT LIST the same id, as Redis's cached master
+    /// does; a full resync replaces it (a new id, as Redis creates a new master client).
     master: Option<Connection<R>>,
     split: StreamSplitter,
     leaving: Rc<Leaving>,
@@ -224,6 +226,9 @@ impl<'a, R: Rt> Link<'a, R> {
         };
         self.set_state("handshake");
         let reply = io.handshake(self.rt, limit, &hello).await?;
+        if matches!(reply, PsyncReply::FullResync { .. }) {
+            self.master = None;
+        }
         let (rt, shards, state, home) = (self.rt, self.shards, self.state, self.home);
         let master = self.master.get_or_insert_with(|| {
             Connection::master_client(rt.clone(), shards.clone(), state.clone(), home.clone(), addr)

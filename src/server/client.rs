@@ -88,6 +88,8 @@ pub struct ClientHandle {
     pub monitor: AtomicBool,
     /// CLIENT LIST flag `M`, type `master`: the link applying our primary's stream.
     pub master: AtomicBool,
+    /// CLIENT LIST flag `S`, type `replica`: a replica's link to us, from its SYNC/PSYNC on.
+    pub replica: AtomicBool,
 }
 
 impl ClientHandle {
@@ -111,13 +113,16 @@ impl ClientHandle {
             multi: std::sync::atomic::AtomicI64::new(-1),
             monitor: AtomicBool::new(false),
             master: AtomicBool::new(false),
+            replica: AtomicBool::new(false),
         }
     }
 
-    /// Redis's client type (CLIENT LIST/KILL TYPE): master, pubsub or normal.
+    /// Redis's client type (CLIENT LIST/KILL TYPE): master, replica, pubsub or normal.
     pub fn kind(&self) -> &'static str {
         if self.master.load(Ordering::Relaxed) {
             "master"
+        } else if self.replica.load(Ordering::Relaxed) {
+            "replica"
         } else if self.subs.iter().any(|n| n.load(Ordering::Relaxed) > 0) {
             "pubsub"
         } else {
@@ -128,6 +133,14 @@ impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill.notify_one();
+    }
+
+    /// Resolves once this client is killed (CLIENT KILL, an output limit), also when the kill
+    /// came before the wait began.
+    pub async fn killed(&self) {
+        if !self.killed.load(Ordering::Acquire) {
+            self.kill.notified().await;
+        }
     }
 }
 

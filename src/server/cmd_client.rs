@@ -211,6 +211,9 @@ pub fn client_line(h: &ClientHandle, now_ms: u64) -> String {
     if h.master.load(Ordering::Relaxed) {
         flags.push('M');
     }
+    if h.replica.load(Ordering::Relaxed) {
+        flags.push('S');
+    }
     if subs.iter().any(|n| *n > 0) {
         flags.push('P');
     }
@@ -400,5 +403,11 @@ mod tests {
         h.master.store(true, Ordering::Relaxed);
         assert!(client_line(&h, 5000).contains(" flags=M "));
         assert_eq!(h.kind(), "master");
+        let r = ClientHandle::new(5, "127.0.0.1:5001".parse().unwrap(), "127.0.0.1:6379".parse().unwrap(), 1000);
+        r.replica.store(true, Ordering::Relaxed);
+        assert!(client_line(&r, 5000).contains(" flags=S "));
+        assert_eq!(r.kind(), "replica");
+        let f = KillFilter::parse(&b(&["type", "slave"])).unwrap();
+        assert!(f.matches(5, "a", "b", r.kind(), 1) && !f.matches(5, "a", "b", "normal", 1));
     }
 }

@@ -203,14 +203,14 @@ impl<R: Rt> Connection<R> {
                                 break 'conn;
                             }
                             let hello = std::mem::take(&mut self.client.repl);
+                            handle.replica.store(true, Ordering::Relaxed);
                             crate::replication::primary::serve_replica(
                                 &self.rt,
                                 &self.shards,
                                 &self.state,
                                 &mut stream,
                                 &mut rbuf,
-                                self.client.id,
-                                self.client.addr,
+                                &handle,
                                 hello,
                             )
                             .await;
@@ -455,17 +455,8 @@ impl<R: Rt> Connection<R> {
         if spec.has_flag("no-multi") {
             return refuse(self, super::multi::NOT_IN_MULTI.to_string(), args);
         }
-        {
-            let ctx = commands::Ctx {
-                rt: &self.rt,
-                shards: &self.shards,
-                home: &self.home,
-                server: &self.state,
-                client: &mut self.client,
-            };
-            if commands::oom_refused(&ctx, spec, &args) {
-                return refuse(self, errors::OOM.to_string(), args);
-            }
+        if self.oom_refused_in_multi(spec) {
+            return refuse(self, errors::OOM.to_string(), args);
         }
         if crate::server::meta::is_container(spec.name) && args.len() >= 2 {
             match crate::server::meta::find_sub(spec.name, &args[1]) {
@@ -479,6 +470,17 @@ impl<R: Rt> Connection<R> {
             m.queued.push((spec, queued));
         }
         (Reply::simple("QUEUED"), args)
+    }
+
+    fn oom_refused_in_multi(&mut self, spec: &CommandSpec) -> bool {
+        let ctx = commands::Ctx {
+            rt: &self.rt,
+            shards: &self.shards,
+            home: &self.home,
+            server: &self.state,
+            client: &mut self.client,
+        };
+        commands::oom_refused_in_multi(&ctx, spec)
     }
 
     /// Counts a call refused before it ran (INFO commandstats `rejected_calls`).
@@ -532,6 +534,13 @@ impl<R: Rt> Connection<R> {
         }
         if self.client.multi.is_some() && !super::multi::runs_in_multi(spec.name) {
             return self.queue(spec, args);
+        }
+        if self.client.multi.is_some() && self.oom_refused_in_multi(spec) {
+            // A nested MULTI or a WATCH is refused for memory before its own error, as in Redis.
+            self.flag_multi();
+            self.reject(spec.name);
+            args.clear();
+            return (Reply::error(errors::OOM), args);
         }
         if spec.name == "exec" {
             self.client.last_cmd = "exec";

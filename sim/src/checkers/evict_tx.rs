@@ -20,11 +20,12 @@ pub fn check(
     w: Window,
 ) -> Result<(), String> {
     let oom = Reply::Error(OOM.into());
-    if *queued[0] == oom {
-        // Refused while queueing (full under noeviction, say): the whole transaction is dropped.
+    if queued.iter().any(|r| **r == oom) {
+        // Refused while queueing (full under noeviction, say; Redis 7.0 refuses reads queued
+        // while full too): the whole transaction is dropped.
         return match exec {
             Reply::Error(e) if e == EXECABORT => Ok(()),
-            other => Err(format!("evict-tx: SET was refused while queueing, yet EXEC replied {other:?}")),
+            other => Err(format!("evict-tx: queueing was refused ({queued:?}), yet EXEC replied {other:?}")),
         };
     }
     let queued_ok = Reply::Simple("QUEUED".into());
@@ -67,5 +68,7 @@ mod tests {
         let oom = Reply::Error(OOM.into());
         check(&mut m, &set, &get, [&oom, &q], &Reply::Error(EXECABORT.into()), w).unwrap();
         assert!(check(&mut m, &set, &get, [&oom, &q], &whole, w).is_err());
+        check(&mut m, &set, &get, [&q, &oom], &Reply::Error(EXECABORT.into()), w).unwrap();
+        assert!(check(&mut m, &set, &get, [&q, &oom], &whole, w).is_err());
     }
 }

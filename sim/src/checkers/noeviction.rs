@@ -1,6 +1,7 @@
 //! Invariant: noeviction refuses writes once memory is full — with Redis's exact error, only
-//! for `denyoom` commands — and loses nothing: a key vanishes only by its own deadline, and
-//! reads and DEL keep working at the limit.
+//! for `denyoom` commands (inside MULTI, Redis 7.0 refuses any command while full) — and loses
+//! nothing: a key vanishes only by its own deadline, and reads and DEL keep working at the
+//! limit.
 
 use super::evict_model::{is_denyoom, Vanish, OOM};
 use super::policies::PolicyLog;
@@ -11,8 +12,9 @@ fn show(args: &[Bytes]) -> String {
     args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" ")
 }
 
-/// Any refusal for memory must be Redis's exact error, and only a denyoom command gets it.
-pub fn check_refusal(args: &[Bytes], reply: &Reply) -> Result<(), String> {
+/// Any refusal for memory must be Redis's exact error, and only a denyoom command gets it
+/// unless it was being queued inside MULTI (`queued`), where any command may.
+pub fn check_refusal(args: &[Bytes], reply: &Reply, queued: bool) -> Result<(), String> {
     let Reply::Error(e) = reply else { return Ok(()) };
     let about_memory = e.starts_with("OOM") || e.contains("maxmemory");
     if !about_memory {
@@ -22,7 +24,7 @@ pub fn check_refusal(args: &[Bytes], reply: &Reply) -> Result<(), String> {
         return Err(format!("noeviction: `{}` was refused with {e:?}, not Redis's {OOM:?}", show(args)));
     }
     let cmd = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-    if !is_denyoom(&cmd) {
+    if !queued && !is_denyoom(&cmd) {
         return Err(format!("noeviction: `{}` is not denyoom (reads and DEL keep working) but got {e:?}", show(args)));
     }
     Ok(())
@@ -57,13 +59,16 @@ mod tests {
 
     #[test]
     fn refusals_use_the_exact_error_and_spare_reads() {
-        assert!(check_refusal(&args("SET k v"), &Reply::Error(OOM.into())).is_ok());
-        assert!(check_refusal(&args("SET k v"), &Reply::Error("OOM out of memory".into())).is_err());
-        assert!(check_refusal(&args("GET k"), &Reply::Error(OOM.into())).is_err());
-        assert!(check_refusal(&args("DEL k"), &Reply::Error(OOM.into())).is_err());
-        assert!(
-            check_refusal(&args("INCR k"), &Reply::Error("ERR value is not an integer or out of range".into())).is_ok()
-        );
+        let oom = Reply::Error(OOM.into());
+        assert!(check_refusal(&args("SET k v"), &oom, false).is_ok());
+        assert!(check_refusal(&args("SET k v"), &Reply::Error("OOM out of memory".into()), false).is_err());
+        assert!(check_refusal(&args("GET k"), &oom, false).is_err());
+        assert!(check_refusal(&args("DEL k"), &oom, false).is_err());
+        let not_int = Reply::Error("ERR value is not an integer or out of range".into());
+        assert!(check_refusal(&args("INCR k"), &not_int, false).is_ok());
+        // Queued inside MULTI, a read may be refused too, but only with the exact error.
+        assert!(check_refusal(&args("GET k"), &oom, true).is_ok());
+        assert!(check_refusal(&args("GET k"), &Reply::Error("OOM out of memory".into()), true).is_err());
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub async fn call(sh: &EvictShared, conn: &mut Client, who: &str, args: &[Bytes]
 
 /// Runs one reply through the model and every per-reply eviction checker.
 pub fn judge(sh: &EvictShared, model: &mut EvictModel, args: &[Bytes], reply: &Reply, w: Window) -> Result<(), String> {
-    noeviction::check_refusal(args, reply)?;
+    noeviction::check_refusal(args, reply, false)?;
     if let Some(v) = model.check(args, reply, w)? {
         evict_volatile::check(&v, &sh.policies)?;
         noeviction::check_vanish(&v, &sh.policies)?;
@@ -149,8 +149,9 @@ async fn transaction(
         return Err(format!("{who}: MULTI replied {multi:?}"));
     }
     let (queued_set, w) = call(sh, conn, who, set).await?;
-    noeviction::check_refusal(set, &queued_set)?;
+    noeviction::check_refusal(set, &queued_set, true)?;
     let (queued_get, _) = call(sh, conn, who, get).await?;
+    noeviction::check_refusal(get, &queued_get, true)?;
     let (exec, w_exec) = call(sh, conn, who, &[Bytes::from("EXEC")]).await?;
     let w = Window { sent: w.sent, recv: w_exec.recv };
     evict_tx::check(model, set, get, [&queued_set, &queued_get], &exec, w)

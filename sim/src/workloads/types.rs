@@ -244,8 +244,7 @@ async fn blocking_round(
     let (blocked, pushed) = tokio::join!(blocked, pusher);
     let (reply, sent, recv) = blocked?;
     let pushed = pushed?;
-    let round =
-        Round { zset, key: key.clone(), value, timeout_ms, sent, recv, push: pushed.map(|(r, s, e)| (r, s, e)) };
+    let round = Round { zset, key: key.clone(), value, timeout_ms, sent, recv, push: pushed };
     let left = round.check(&reply)?;
     // Whatever the pop left behind goes now, so the next round starts from an empty key.
     let drain = if zset { vec![b("ZPOPMIN"), key] } else { vec![b("LPOP"), key] };

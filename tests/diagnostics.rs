@@ -108,7 +108,9 @@ fn latencystats_cpu_and_latency_histogram() {
     assert!(parts[0] > 0.0 && parts[0] <= parts[1] && parts[1] <= parts[2], "{line}");
     let debug = info.lines().find(|l| l.starts_with("latency_percentiles_usec_debug:")).expect(&info);
     let p50: f64 = debug.split(['=', ',']).nth(1).unwrap().parse().unwrap();
-    assert!((50_000.0..60_000.0).contains(&p50), "{debug}");
+    // At least the 50 ms slept, in microseconds; the upper bound only catches a unit mistake
+    // (a busy machine has stretched the sleep to 71 ms).
+    assert!((50_000.0..500_000.0).contains(&p50), "{debug}");
     // Not in the default sections; in `everything`.
     let default: String = cmd("INFO").query(&mut c).unwrap();
     assert!(!default.contains("# Latencystats"));

@@ -27,6 +27,7 @@ if [ -z "$bin" ]; then
     cargo build --release --manifest-path "$root/Cargo.toml" --bin mayfly
     bin=${CARGO_TARGET_DIR:-$root/target}/release/mayfly
 fi
+bin=$(realpath "$bin") # servers start in a scratch directory
 work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT

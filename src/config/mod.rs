@@ -10,6 +10,7 @@ mod store;
 
 pub use flags::{parse_command_line, FlagError};
 pub use memsize::parse_memory;
+pub use params::POLICIES as MAXMEMORY_POLICIES;
 pub use params::{find, Kind, Param, ALIASES, PARAMS};
 pub use rewrite::rewrite;
 pub use store::{normalize, ConfigStore};

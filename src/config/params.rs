@@ -35,7 +35,8 @@ const fn p(name: &'static str, kind: Kind, default: &'static str, mutable: bool,
     Param { name, kind, default, mutable, help }
 }
 
-const POLICIES: &[&str] = &[
+/// maxmemory-policy's values, in Redis's order (the simulator draws from them too).
+pub const POLICIES: &[&str] = &[
     "noeviction",
     "allkeys-lru",
     "allkeys-lfu",

@@ -24,6 +24,8 @@ mod rt;
 #[cfg(madsim)]
 mod scenario;
 #[cfg(madsim)]
+mod server_node;
+#[cfg(madsim)]
 mod workloads;
 
 #[cfg(madsim)]

@@ -6,13 +6,13 @@
 use crate::digest::Digest;
 use crate::disk::{DiskFaults, SimDisk};
 use crate::rt::{Knobs, SimRt};
+use crate::server_node::{self, PORT};
 use crate::workloads::snapshots::{self, SnapShared};
 use crate::workloads::strings::{self, Shared};
 use crate::workloads::transactions::{self, TxShared};
 use bytes::Bytes;
 use madsim::rand::{thread_rng, Rng};
 use madsim::runtime::{Handle, Runtime};
-use mayfly::config::{Config, ConfigStore};
 use mayfly::engine::Router;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const PORT: u16 = 6379;
 /// Total operations per seed, shared among the clients.
 const OPS_PER_SEED: usize = 320;
 /// Transactions per transaction client.
@@ -171,20 +170,7 @@ async fn simulate(opts: Options, digest: Digest, summary_out: Arc<Mutex<String>>
         .cores(shards)
         .init(move || {
             let rt = srt.clone();
-            async move {
-                let mut store = ConfigStore::defaults();
-                for (k, v) in [
-                    ("port", PORT.to_string()),
-                    ("bind", "0.0.0.0".into()),
-                    ("proactor-threads", shards.to_string()),
-                    ("dir", SNAPSHOT_DIR.into()),
-                ] {
-                    store.set(k, &v, true).unwrap_or_else(|e| panic!("config {k}={v}: {e}"));
-                }
-                if let Err(e) = mayfly::server::run(rt, Config { store }, |_| {}).await {
-                    panic!("server failed: {e}");
-                }
-            }
+            async move { server_node::serve(rt, "server", shards, vec![("dir", SNAPSHOT_DIR.into())]).await }
         })
         .build();
 

@@ -7,13 +7,12 @@ use crate::client::{Client, Reply};
 use crate::rt::SimRt;
 use bytes::Bytes;
 use madsim::runtime::{Handle, NodeHandle};
-use mayfly::config::{Config, ConfigStore};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const NODES: usize = 3;
-pub const PORT: u16 = 6379;
+pub use crate::server_node::PORT;
 
 pub fn ip(node: usize) -> Ipv4Addr {
     Ipv4Addr::new(10, 0, 0, node as u8 + 1)
@@ -73,23 +72,14 @@ pub fn start_node(
             let upstream = topo(&topology).upstream[id];
             let s = settings.clone();
             async move {
-                let mut store = ConfigStore::defaults();
                 let mut set = vec![
-                    ("port", PORT.to_string()),
-                    ("bind", "0.0.0.0".into()),
-                    ("proactor-threads", s.shards.to_string()),
                     ("repl-timeout", s.repl_timeout_s.to_string()),
                     ("repl-diskless-sync", if s.diskless { "yes" } else { "no" }.into()),
                 ];
                 if let Some(up) = upstream {
                     set.push(("replicaof", format!("{}:{PORT}", ip(up))));
                 }
-                for (k, v) in set {
-                    store.set(k, &v, true).unwrap_or_else(|e| panic!("config {k}={v}: {e}"));
-                }
-                if let Err(e) = mayfly::server::run(rt, Config { store }, |_| {}).await {
-                    panic!("server node{id} failed: {e}");
-                }
+                crate::server_node::serve(rt, &name(id), s.shards, set).await
             }
         })
         .build()

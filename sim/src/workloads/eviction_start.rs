@@ -9,16 +9,15 @@ use crate::checkers::policies::{LimitLog, PolicyLog};
 use crate::digest::Digest;
 use crate::disk::{DiskFaults, SimDisk};
 use crate::rt::{Knobs, SimRt};
+use crate::server_node::{self, PORT};
 use madsim::rand::{GlobalRng, Rng};
 use madsim::runtime::{Handle, NodeHandle};
-use mayfly::config::{Config, ConfigStore};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const PORT: u16 = 6379;
 /// Operations per writer client.
 const OPS_PER_WRITER: usize = 120;
 
@@ -65,11 +64,7 @@ pub fn spawn(
         .init(move || {
             let rt = srt.clone();
             async move {
-                let mut store = ConfigStore::defaults();
-                for (k, v) in [
-                    ("port", PORT.to_string()),
-                    ("bind", "0.0.0.0".into()),
-                    ("proactor-threads", shards.to_string()),
+                let settings = vec![
                     ("dir", "/data".into()),
                     ("maxmemory", maxmemory.to_string()),
                     ("maxmemory-policy", policy.into()),
@@ -77,12 +72,8 @@ pub fn spawn(
                     // Evictions and expiries as keyevent notifications, for the subscriber.
                     ("notify-keyspace-events", "Eex".into()),
                     ("enable-debug-command", "yes".into()),
-                ] {
-                    store.set(k, &v, true).unwrap_or_else(|e| panic!("config {k}={v}: {e}"));
-                }
-                if let Err(e) = mayfly::server::run(rt, Config { store }, |_| {}).await {
-                    panic!("eviction server failed: {e}");
-                }
+                ];
+                server_node::serve(rt, "evict-server", shards, settings).await
             }
         })
         .build();

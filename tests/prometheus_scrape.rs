@@ -86,8 +86,7 @@ impl Drop for Prometheus {
 
 #[test]
 fn a_real_prometheus_scrapes_a_counter_that_moves() {
-    if Command::new("prometheus").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
-        eprintln!("note: prometheus not installed (Debian package `prometheus`); skipping");
+    if !common::tools::available("prometheus", "--version") {
         return;
     }
     let s = Server::start(&["--proactor_threads", "2"]);

@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod common;
+use common::redis_peer::installed;
 
 use bytes::Bytes;
 use mayfly::storage::rdb::{Decoder, Encoder, Limits, Record};
@@ -174,10 +175,6 @@ fn encode(keys: &[(usize, &'static str, Value, u64)]) -> Vec<u8> {
     }
     out.extend(e.finish());
     out
-}
-
-fn installed(program: &str) -> bool {
-    Command::new(program).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
 }
 
 /// What redis-server holds under `key`, in the same canonical form.

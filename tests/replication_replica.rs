@@ -27,9 +27,7 @@ impl Drop for TempDir {
 
 impl RedisPrimary {
     fn start(diskless: bool) -> Option<RedisPrimary> {
-        let installed = Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success());
-        if !installed {
-            println!("NOTE: redis-server not installed; replication interop test skipped");
+        if !common::redis_peer::installed("redis-server") {
             return None;
         }
         let port = free_port();

@@ -5,7 +5,7 @@
 #![allow(dead_code, clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 pub struct Certs {
     dir: PathBuf,
@@ -14,7 +14,7 @@ pub struct Certs {
 impl Certs {
     /// None when no `openssl` command is installed.
     pub fn generate(tag: &str) -> Option<Certs> {
-        if Command::new("openssl").arg("version").stdout(Stdio::null()).status().is_err() {
+        if !super::tools::available("openssl", "version") {
             return None;
         }
         let dir = std::env::temp_dir().join(format!("mayfly-tls-{tag}-{}", std::process::id()));

@@ -5,6 +5,7 @@
 pub mod certs;
 pub mod redis_peer;
 pub mod sentinel;
+pub mod tools;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -10,7 +10,7 @@ pub const MASTER_SET: &str = "mymaster";
 
 /// Is Debian's redis-sentinel (or any `redis-sentinel` binary) on PATH?
 pub fn installed() -> bool {
-    Command::new("redis-sentinel").arg("--version").output().is_ok_and(|o| o.status.success())
+    super::tools::available("redis-sentinel", "--version")
 }
 
 pub struct Sentinel {

@@ -91,7 +91,7 @@ impl Cron {
 }
 
 /// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_date(days: u64) -> (i64, u64, u64) {
+pub fn civil_date(days: u64) -> (i64, u64, u64) {
     let z = days as i64 + 719468;
     let era = z.div_euclid(146097);
     let doe = z - era * 146097;

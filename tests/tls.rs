@@ -348,13 +348,19 @@ fn a_replica_follows_a_mayfly_tls_primary_over_tls() {
     // The stream after the full sync arrives over TLS too.
     write_dataset(&mut t, "after");
     let mut r = replica.client();
-    assert!(eventually(Duration::from_secs(20), || {
-        redis::cmd("DEBUG").arg("DIGEST").query::<String>(&mut r).unwrap() == primary_digest()
-    }));
-    let n: i64 = redis::cmd("DBSIZE").query(&mut r).unwrap();
-    assert_eq!(n, 2 * 304);
+    assert_streamed(&mut r, &primary_digest);
     let v: String = redis::cmd("GET").arg("after:s:299").query(&mut r).unwrap();
     assert_eq!(v, "v299");
+}
+
+/// After the full sync, the stream (over TLS too) brings the second dataset: same digest, both
+/// datasets' keys.
+fn assert_streamed(r: &mut redis::Connection, primary_digest: &dyn Fn() -> String) {
+    assert!(eventually(Duration::from_secs(20), || {
+        redis::cmd("DEBUG").arg("DIGEST").query::<String>(r).unwrap() == primary_digest()
+    }));
+    let n: i64 = redis::cmd("DBSIZE").query(r).unwrap();
+    assert_eq!(n, 2 * 304);
 }
 
 /// A redis-server serving TLS only (`--port 0 --tls-port`), requiring client certificates.
@@ -408,11 +414,7 @@ fn a_replica_follows_a_redis_server_tls_primary() {
     let replica = follow_and_compare(&c, "127.0.0.1", redis.port, &primary_digest);
     write_dataset(&mut t, "after");
     let mut r = replica.client();
-    assert!(eventually(Duration::from_secs(20), || {
-        redis::cmd("DEBUG").arg("DIGEST").query::<String>(&mut r).unwrap() == primary_digest()
-    }));
-    let n: i64 = redis::cmd("DBSIZE").query(&mut r).unwrap();
-    assert_eq!(n, 2 * 304);
+    assert_streamed(&mut r, &primary_digest);
 }
 
 #[test]
